@@ -1,0 +1,8 @@
+/* cli: the `bert` program's subcommands; each lives in its own cmd_<name>.c and returns the
+ * process exit status (0 ok, 1 failure, 2 bad usage). */
+#ifndef BERT_CLI_COMMANDS_H
+#define BERT_CLI_COMMANDS_H
+
+int cmd_infer(int argc, char **argv);
+
+#endif

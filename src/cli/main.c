@@ -1,0 +1,37 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"infer", cmd_infer, "run a model (base, pretraining, QA or token-classification head) on JSONL input"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: bert <command> [options]\n\nBERT pretraining, fine-tuning and serving on CPUs.\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n`bert <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "bert: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,27 @@
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int test_failures = 0;
+int test_checks = 0;
+
+int test_summary(const char *name) {
+  if (test_checks == 0) {
+    fprintf(stderr, "%s: no checks ran\n", name);
+    return 1;
+  }
+  fprintf(stderr, "%s: %d checks, %d failed\n", name, test_checks, test_failures);
+  return test_failures ? 1 : 0;
+}
+
+const char *test_tmpdir(const char *name) {
+  static char path[4096];
+  const char *base = getenv("TMPDIR");
+  snprintf(path, sizeof path, "%s/bertc-test-%s-%d", base ? base : "/tmp", name, (int)getpid());
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
+  if (system(cmd) != 0) return NULL;
+  return path;
+}

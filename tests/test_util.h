@@ -1,0 +1,38 @@
+/* Minimal test harness: CHECK records a failure with file:line and carries on; the test's main
+ * returns test_summary(), non-zero when anything failed. */
+#ifndef BERT_TEST_UTIL_H
+#define BERT_TEST_UTIL_H
+
+#include <stdio.h>
+
+extern int test_failures;
+extern int test_checks;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    test_checks++;                                                               \
+    if (!(cond)) {                                                               \
+      test_failures++;                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+    }                                                                            \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                                     \
+  do {                                                                           \
+    test_checks++;                                                               \
+    if (!(cond)) {                                                               \
+      test_failures++;                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
+      fprintf(stderr, __VA_ARGS__);                                              \
+      fputc('\n', stderr);                                                       \
+    }                                                                            \
+  } while (0)
+
+#define CHECK_NEAR(a, b, tol) \
+  CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %g)", (double)(a), (double)(b), (double)(tol))
+
+int test_summary(const char *name);
+/* A fresh empty directory under the build tree for a test's files. */
+const char *test_tmpdir(const char *name);
+
+#endif
