@@ -20,7 +20,7 @@ const char *test_tmpdir(const char *name) {
   static char path[4096];
   const char *base = getenv("TMPDIR");
   snprintf(path, sizeof path, "%s/bertc-test-%s-%d", base ? base : "/tmp", name, (int)getpid());
-  char cmd[4200];
+  char cmd[8400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
   if (system(cmd) != 0) return NULL;
   return path;
