@@ -23,7 +23,10 @@ int bert_error_prefix(bert_error *err, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(rest, err->message, sizeof rest);
-  snprintf(err->message, sizeof err->message, "%s%s", prefix, rest);
+  size_t n = strlen(prefix);
+  if (n >= sizeof err->message) n = sizeof err->message - 1;
+  memcpy(err->message, prefix, n);
+  snprintf(err->message + n, sizeof err->message - n, "%.*s", (int)(sizeof err->message - n - 1), rest);
   return err->code;
 }
 

@@ -19,31 +19,6 @@ bert_rng bert_rng_child(bert_rng rng, uint64_t id) {
   return rng;
 }
 
-static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo) {
-  uint64_t p = (uint64_t)a * b;
-  *hi = (uint32_t)(p >> 32);
-  *lo = (uint32_t)p;
-}
-
-void bert_rng_block(bert_rng rng, uint64_t index, uint32_t out[4]) {
-  uint32_t c[4] = {(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)rng.stream,
-                   (uint32_t)(rng.stream >> 32)};
-  uint32_t k0 = (uint32_t)rng.seed, k1 = (uint32_t)(rng.seed >> 32);
-  for (int round = 0; round < 10; round++) {
-    uint32_t hi0, lo0, hi1, lo1;
-    mulhilo(0xD2511F53u, c[0], &hi0, &lo0);
-    mulhilo(0xCD9E8D57u, c[2], &hi1, &lo1);
-    uint32_t n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
-    c[0] = n0;
-    c[1] = lo1;
-    c[2] = n2;
-    c[3] = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  for (int i = 0; i < 4; i++) out[i] = c[i];
-}
-
 float bert_rng_uniform(bert_rng rng, uint64_t index) {
   uint32_t r[4];
   bert_rng_block(rng, index, r);

@@ -3,6 +3,8 @@
 #ifndef BERT_CLI_COMMANDS_H
 #define BERT_CLI_COMMANDS_H
 
+int cmd_data(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -10,7 +10,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"data", cmd_data, "TFRecord tools: create pretraining data from text, index, inspect"},
     {"infer", cmd_infer, "run a model (base, pretraining, QA or token-classification head) on JSONL input"},
+    {"tokenize", cmd_tokenize, "WordPiece-tokenize text lines into JSON lines of tokens, ids and byte offsets"},
 };
 
 static void usage(FILE *out) {

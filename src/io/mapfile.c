@@ -1,0 +1,35 @@
+#include "io/mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int bert_map_file(const char *path, const unsigned char **data, size_t *size, bert_error *err) {
+  *data = NULL;
+  *size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return bert_error_set(err, BERT_EIO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return bert_error_set(err, BERT_EIO, "%s: not a regular file", path);
+  }
+  if (sb.st_size == 0) {
+    close(fd);
+    return BERT_OK;
+  }
+  void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int saved = errno;
+  close(fd); /* the mapping stays valid without the descriptor */
+  if (p == MAP_FAILED) return bert_error_set(err, BERT_EIO, "%s: cannot map: %s", path, strerror(saved));
+  *data = p;
+  *size = (size_t)sb.st_size;
+  return BERT_OK;
+}
+
+void bert_unmap_file(const unsigned char *data, size_t size) {
+  if (data && size) munmap((void *)data, size);
+}

@@ -1,0 +1,72 @@
+/* One post-LN encoder layer: fused-QKV attention, output projection, residual + LayerNorm, FFN
+ * with GELU, residual + LayerNorm. */
+#include <string.h>
+
+#include "model/internal.h"
+#include "tensor/activation.h"
+#include "tensor/dropout.h"
+#include "tensor/layernorm.h"
+
+static void add_into(int64_t n, const float *a, const float *b, float *out) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
+                               const float *x, bert_error *err) {
+  const bert_config *c = &m->config;
+  const bert_layer_offsets *o = &m->layout.layers[layer];
+  bert_layer_acts *a = &ws->layers[layer];
+  int64_t N = (int64_t)b->batch * b->len, H = c->hidden_size, I = c->intermediate_size;
+  float p = ws->dropout_on ? c->hidden_dropout_prob : 0.0f;
+  int rc;
+  if ((rc = bert_model_linear_forward(m, ws, N, H, 3 * H, x, o->qkv_w, o->qkv_b, a->qkv, err))) return rc;
+  if ((rc = bert_attention_forward(m, ws, b, layer, err))) return rc;
+  /* attention output: dense -> dropout -> LayerNorm(x + .) */
+  if ((rc = bert_model_linear_forward(m, ws, N, H, H, a->ctx, o->attn_out_w, o->attn_out_b, a->attn_ln_in, err)))
+    return rc;
+  bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, a->attn_ln_in, a->attn_ln_in);
+  add_into(N * H, a->attn_ln_in, x, a->attn_ln_in);
+  bert_layernorm_forward(N, H, a->attn_ln_in, m->params + o->attn_ln_g, m->params + o->attn_ln_b,
+                         c->layer_norm_eps, a->attn_ln_out, a->attn_ln_mean, a->attn_ln_rstd);
+  /* feed-forward */
+  if ((rc = bert_model_linear_forward(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, a->ffn_pre, err)))
+    return rc;
+  bert_gelu_forward(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
+  if ((rc = bert_model_linear_forward(m, ws, N, I, H, a->ffn_act, o->ffn_out_w, o->ffn_out_b, a->ffn_ln_in, err)))
+    return rc;
+  bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, a->ffn_ln_in, a->ffn_ln_in);
+  add_into(N * H, a->ffn_ln_in, a->attn_ln_out, a->ffn_ln_in);
+  bert_layernorm_forward(N, H, a->ffn_ln_in, m->params + o->ffn_ln_g, m->params + o->ffn_ln_b,
+                         c->layer_norm_eps, a->out, a->ffn_ln_mean, a->ffn_ln_rstd);
+  return BERT_OK;
+}
+
+int bert_encoder_layer_backward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
+                                const float *x, bert_error *err) {
+  const bert_config *c = &m->config;
+  const bert_layer_offsets *o = &m->layout.layers[layer];
+  bert_layer_acts *a = &ws->layers[layer];
+  int64_t N = (int64_t)b->batch * b->len, H = c->hidden_size, I = c->intermediate_size;
+  float p = ws->dropout_on ? c->hidden_dropout_prob : 0.0f;
+  float *dh = ws->d_hidden, *da = ws->d_a, *dt = ws->d_t, *dw = ws->d_wide;
+  float *g = m->grads;
+  int rc;
+  /* output LayerNorm: ∂(ffn_ln_in) -> da; the residual sends it on to attn_ln_out */
+  bert_layernorm_backward(N, H, dh, a->ffn_ln_in, a->ffn_ln_mean, a->ffn_ln_rstd, m->params + o->ffn_ln_g,
+                          da, g + o->ffn_ln_g, g + o->ffn_ln_b);
+  bert_dropout_backward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, da, dt);
+  if ((rc = bert_model_linear_backward(m, ws, N, I, H, dt, a->ffn_act, o->ffn_out_w, o->ffn_out_b, dw, 0, err)))
+    return rc;
+  bert_gelu_backward(c->hidden_act, N * I, a->ffn_pre, dw, dw);
+  if ((rc = bert_model_linear_backward(m, ws, N, H, I, dw, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, da, 1, err)))
+    return rc;
+  /* attention LayerNorm: ∂(attn_ln_in) -> dh, which the residual sends on to x */
+  bert_layernorm_backward(N, H, da, a->attn_ln_in, a->attn_ln_mean, a->attn_ln_rstd, m->params + o->attn_ln_g,
+                          dh, g + o->attn_ln_g, g + o->attn_ln_b);
+  bert_dropout_backward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, dh, dt);
+  if ((rc = bert_model_linear_backward(m, ws, N, H, H, dt, a->ctx, o->attn_out_w, o->attn_out_b, da, 0, err)))
+    return rc;
+  if ((rc = bert_attention_backward(m, ws, b, layer, da, dw, err))) return rc;
+  return bert_model_linear_backward(m, ws, N, H, 3 * H, dw, x, o->qkv_w, o->qkv_b, dh, 1, err);
+}

@@ -1,0 +1,126 @@
+/* model/model: a BERT model — config, parameter layout, one fp32 buffer of parameters, one of
+ * gradients (accumulated with +=), an optional bf16 copy of the parameters for bf16 matrix
+ * products — and its forward and backward passes over a batch, with activations in a workspace
+ * arena sized once for (task, batch, length) and reused every step. */
+#ifndef BERT_MODEL_MODEL_H
+#define BERT_MODEL_MODEL_H
+
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/rng.h"
+#include "model/config.h"
+#include "model/layout.h"
+#include "tensor/gemm.h"
+
+typedef struct bert_model {
+  bert_config config;
+  bert_layout layout;
+  float *params;
+  float *grads;           /* NULL until bert_model_enable_grads */
+  uint16_t *params_bf16;  /* NULL unless precision is bf16 */
+  bert_precision precision;
+  bert_gemm_ctx *gemm;
+} bert_model;
+
+/* Allocates a model for `cfg` (copied) with the given parts; parameters are zero. */
+int bert_model_create(bert_model *m, const bert_config *cfg, int parts, bert_error *err);
+void bert_model_free(bert_model *m);
+int bert_model_enable_grads(bert_model *m, bert_error *err);
+void bert_model_zero_grads(bert_model *m);
+/* bf16 mode: matrix products read bf16 operands; call bert_model_sync_bf16 after every change to
+ * the fp32 parameters (it is called by set_precision). */
+int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err);
+void bert_model_sync_bf16(bert_model *m);
+
+typedef enum bert_task {
+  BERT_TASK_BASE = 0,               /* encoder (+ pooler when the model has one) */
+  BERT_TASK_PRETRAINING,            /* MLM at masked positions + NSP on the pooler */
+  BERT_TASK_PRETRAINING_PACKED,     /* per-slot pooler and NSP, [CLS] tokens at the pack's end */
+  BERT_TASK_QA,                     /* start/end logits (+ loss) */
+  BERT_TASK_TOKEN_CLASSIFICATION,   /* classifier logits on every token */
+} bert_task;
+
+/* One batch of B sequences of length L; arrays are row-major [B, L] / [B, M] / [B, S].
+ * Optional arrays may be NULL: token types 0, positions 0..L-1, no padding mask. Labels NULL
+ * means no loss is computed. */
+typedef struct bert_batch {
+  int batch, len;
+  const int32_t *input_ids;
+  const int32_t *token_type_ids;
+  const int32_t *position_ids;
+  const int32_t *attention_mask;   /* 2-D padding mask: 1 token, 0 padding */
+  const int32_t *seq_index;        /* packed: sequence index per token (block-diagonal mask) */
+  int masked;                      /* M */
+  const int32_t *masked_positions; /* [B, M] */
+  const int32_t *masked_labels;    /* [B, M]; 0 = padding slot, ignored */
+  int slots;                       /* S: NSP slots per row (1 unpacked) */
+  const int32_t *nsp_labels;       /* [B, S] */
+  const float *nsp_mask;           /* [B, S] packed: 1 real sequence, 0 empty slot */
+  const int32_t *start_positions;  /* [B] QA */
+  const int32_t *end_positions;    /* [B] QA */
+} bert_batch;
+
+typedef struct bert_outputs {
+  float loss;          /* what backward differentiates */
+  float mlm_loss, nsp_loss, mlm_acc, nsp_acc, packing_ratio;
+  int mlm_count;       /* masked slots with a label */
+} bert_outputs;
+
+typedef struct bert_layer_acts {
+  float *qkv, *probs, *ctx;
+  float *attn_ln_in, *attn_ln_mean, *attn_ln_rstd, *attn_ln_out;
+  float *ffn_pre, *ffn_act;
+  float *ffn_ln_in, *ffn_ln_mean, *ffn_ln_rstd, *out;
+} bert_layer_acts;
+
+typedef struct bert_workspace {
+  bert_arena arena;
+  bert_task task;
+  int max_batch, max_len, max_masked, max_slots;
+  int training;
+  /* shape and settings of the last forward */
+  int batch, len, masked, slots, dropout_on;
+  bert_rng dropout_rng;
+  float *emb_sum, *emb_mean, *emb_rstd, *emb_out;
+  int32_t *position_ids, *token_type_ids; /* the batch's, or the defaults filled in */
+  bert_layer_acts *layers;
+  float *sequence_output;   /* [B, L, H] = last layer's output */
+  float *pool_in, *pooled;  /* [B, S, H] */
+  float *mlm_in, *mlm_pre, *mlm_act, *mlm_mean, *mlm_rstd, *mlm_out;
+  float *mlm_logits;        /* [B, M, V] (gradients overwrite it in backward) */
+  float *mlm_loss_rows, *mlm_weight;
+  int32_t *mlm_argmax;
+  float *nsp_logits, *nsp_loss_rows, *nsp_weight; /* [B, S, 2] */
+  int32_t *nsp_argmax;
+  float *qa_logits;         /* [B, L, 2] */
+  float *start_logits, *end_logits, *qa_loss_rows, *qa_weight; /* [B, L] */
+  int32_t *qa_labels, *qa_argmax;
+  float *token_logits;      /* [B, L, C] */
+  /* backward scratch */
+  float *d_hidden, *d_a, *d_t, *d_wide, *d_probs, *d_small;
+  float *probs_dropped;
+  uint16_t *bf16_a, *bf16_b, *bf16_c; /* bf16 operand scratch */
+  bert_outputs out;
+} bert_workspace;
+
+/* Sizes the arena for the task at most (max_batch, max_len) with max_masked MLM slots and
+ * max_slots NSP slots; `training` adds the backward's buffers. */
+int bert_workspace_create(bert_workspace *ws, const bert_model *m, bert_task task, int max_batch,
+                          int max_len, int max_masked, int max_slots, int training, bert_error *err);
+void bert_workspace_free(bert_workspace *ws);
+
+/* Forward pass. `train` turns dropout on, driven by `dropout_rng` (counter-based: the same rng
+ * gives the same masks in forward and backward). Losses and accuracies land in ws->out. */
+int bert_model_forward(bert_model *m, bert_workspace *ws, const bert_batch *batch, int train,
+                       bert_rng dropout_rng, bert_error *err);
+/* Backward of ws->out.loss * loss_scale: every parameter gradient is accumulated (+=). */
+int bert_model_backward(bert_model *m, bert_workspace *ws, const bert_batch *batch, float loss_scale,
+                        bert_error *err);
+
+/* Checks a batch against the model and workspace (ids in the vocabulary, positions in range,
+ * shapes within the workspace); the message names the row and field. */
+int bert_batch_validate(const bert_model *m, const bert_workspace *ws, const bert_batch *batch,
+                        bert_error *err);
+
+#endif

@@ -1,0 +1,297 @@
+#include "tensor/gemm.h"
+
+#include <dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A cached primitive: the descriptor it was built for and reusable memory objects whose data
+ * handles are swapped on every call. */
+typedef struct gemm_entry {
+  bert_gemm_desc desc;
+  dnnl_primitive_t prim;
+  dnnl_memory_t a, b, bias, c;
+  int emulated; /* bf16 operands widened to f32 before an f32 product (CPU without bf16) */
+} gemm_entry;
+
+#define GEMM_CACHE_SIZE 256
+
+struct bert_gemm_ctx {
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  gemm_entry entries[GEMM_CACHE_SIZE];
+  int count;
+  int next_victim;
+  int bf16_native; /* -1 unknown, 0 emulated, 1 native */
+  float *widen[2];  /* f32 copies of bf16 operands when emulating; grown, never shrunk */
+  size_t widen_cap[2];
+};
+
+int bert_gemm_ctx_create(bert_gemm_ctx **out, bert_error *err) {
+  bert_gemm_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory");
+  if (dnnl_engine_create(&ctx->engine, dnnl_cpu, 0) != dnnl_success ||
+      dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags) != dnnl_success) {
+    free(ctx);
+    return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: cannot create a oneDNN CPU engine");
+  }
+  ctx->bf16_native = -1;
+  *out = ctx;
+  return BERT_OK;
+}
+
+static void entry_release(gemm_entry *e) {
+  dnnl_primitive_destroy(e->prim);
+  dnnl_memory_destroy(e->a);
+  dnnl_memory_destroy(e->b);
+  dnnl_memory_destroy(e->c);
+  if (e->bias) dnnl_memory_destroy(e->bias);
+  memset(e, 0, sizeof *e);
+}
+
+void bert_gemm_ctx_destroy(bert_gemm_ctx *ctx) {
+  if (!ctx) return;
+  for (int i = 0; i < ctx->count; i++) entry_release(&ctx->entries[i]);
+  free(ctx->widen[0]);
+  free(ctx->widen[1]);
+  dnnl_stream_destroy(ctx->stream);
+  dnnl_engine_destroy(ctx->engine);
+  free(ctx);
+}
+
+static void make_md(dnnl_memory_desc_t *md, const bert_gemm_desc *d, int64_t rows, int64_t cols,
+                    const int64_t *stride, dnnl_data_type_t type) {
+  dnnl_dims_t dims, strides;
+  int nd = d->batch_dims + 2;
+  for (int i = 0; i < d->batch_dims; i++) {
+    dims[i] = d->batch[i];
+    strides[i] = stride[i];
+  }
+  dims[nd - 2] = rows;
+  dims[nd - 1] = cols;
+  strides[nd - 2] = stride[2];
+  strides[nd - 1] = stride[3];
+  dnnl_memory_desc_init_by_strides(md, nd, dims, type, strides);
+}
+
+static int desc_equal(const bert_gemm_desc *x, const bert_gemm_desc *y) {
+  return memcmp(x, y, sizeof *x) == 0;
+}
+
+static int entry_build_typed(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d,
+                             dnnl_data_type_t in_type, bert_error *err) {
+  dnnl_memory_desc_t a_md, b_md, c_md, bias_md;
+  make_md(&a_md, d, d->m, d->k, d->a_stride, in_type);
+  make_md(&b_md, d, d->k, d->n, d->b_stride, in_type);
+  make_md(&c_md, d, d->m, d->n, d->c_stride, dnnl_f32);
+  if (d->with_bias) {
+    dnnl_dims_t bdims = {1, d->n};
+    dnnl_memory_desc_init_by_tag(&bias_md, 2, bdims, dnnl_f32, dnnl_ab);
+  }
+  dnnl_matmul_desc_t op;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t post = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = BERT_OK;
+  if (dnnl_matmul_desc_init(&op, &a_md, &b_md, d->with_bias ? &bias_md : NULL, &c_md) != dnnl_success) {
+    rc = bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN rejected a %lldx%lldx%lld product",
+                        (long long)d->m, (long long)d->n, (long long)d->k);
+    goto done;
+  }
+  dnnl_primitive_attr_create(&attr);
+  if (d->accumulate) {
+    dnnl_post_ops_create(&post);
+    dnnl_post_ops_append_sum(post, 1.0f);
+    dnnl_primitive_attr_set_post_ops(attr, post);
+  }
+  if (dnnl_primitive_desc_create(&pd, &op, attr, ctx->engine, NULL) != dnnl_success ||
+      dnnl_primitive_create(&e->prim, pd) != dnnl_success) {
+    rc = bert_error_set(err, BERT_EUNSUPPORTED, "gemm: no oneDNN implementation for a %lldx%lldx%lld %s product",
+                        (long long)d->m, (long long)d->n, (long long)d->k,
+                        d->operands == BERT_BF16 ? "bf16" : "f32");
+    goto done;
+  }
+  dnnl_memory_create(&e->a, &a_md, ctx->engine, DNNL_MEMORY_NONE);
+  dnnl_memory_create(&e->b, &b_md, ctx->engine, DNNL_MEMORY_NONE);
+  dnnl_memory_create(&e->c, &c_md, ctx->engine, DNNL_MEMORY_NONE);
+  if (d->with_bias) dnnl_memory_create(&e->bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE);
+  e->desc = *d;
+done:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (post) dnnl_post_ops_destroy(post);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return rc;
+}
+
+/* bf16 products run natively when oneDNN has a bf16 kernel for this CPU; otherwise the operands
+ * are widened to f32 (exactly: bf16 is a truncated f32) and multiplied in f32, so the numbers are
+ * those of bf16 operands with f32 accumulation either way — only the speed differs. */
+static int entry_build(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d, bert_error *err) {
+  if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, err);
+  if (ctx->bf16_native != 0) {
+    if (entry_build_typed(ctx, e, d, dnnl_bf16, NULL) == BERT_OK) {
+      ctx->bf16_native = 1;
+      return BERT_OK;
+    }
+    if (ctx->bf16_native == 1) return entry_build_typed(ctx, e, d, dnnl_bf16, err);
+    ctx->bf16_native = 0;
+  }
+  int rc = entry_build_typed(ctx, e, d, dnnl_f32, err);
+  if (rc == BERT_OK) e->emulated = 1;
+  return rc;
+}
+
+int bert_gemm_bf16_native(bert_gemm_ctx *ctx) {
+  if (ctx->bf16_native < 0) {
+    bert_gemm_desc d;
+    memset(&d, 0, sizeof d);
+    d.m = d.n = d.k = 16;
+    d.a_stride[2] = d.b_stride[2] = d.c_stride[2] = 16;
+    d.a_stride[3] = d.b_stride[3] = d.c_stride[3] = 1;
+    d.operands = BERT_BF16;
+    gemm_entry probe;
+    memset(&probe, 0, sizeof probe);
+    ctx->bf16_native = entry_build_typed(ctx, &probe, &d, dnnl_bf16, NULL) == BERT_OK;
+    if (probe.prim) entry_release(&probe);
+  }
+  return ctx->bf16_native;
+}
+
+/* Elements spanned by a strided view: the f32 copy keeps the same strides. */
+static size_t view_span(int batch_dims, const int64_t *batch, int64_t rows, int64_t cols, const int64_t *stride) {
+  int64_t last = (rows - 1) * stride[2] + (cols - 1) * stride[3];
+  for (int i = 0; i < batch_dims; i++) last += (batch[i] - 1) * stride[i];
+  return (size_t)last + 1;
+}
+
+static const float *widen(bert_gemm_ctx *ctx, int slot, const uint16_t *src, size_t n) {
+  if (ctx->widen_cap[slot] < n) {
+    free(ctx->widen[slot]);
+    ctx->widen[slot] = malloc(n * sizeof(float));
+    ctx->widen_cap[slot] = ctx->widen[slot] ? n : 0;
+    if (!ctx->widen[slot]) return NULL;
+  }
+  float *dst = ctx->widen[slot];
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (size_t i = 0; i < n; i++) dst[i] = bert_bf16_to_float(src[i]);
+  return dst;
+}
+
+static gemm_entry *lookup(bert_gemm_ctx *ctx, const bert_gemm_desc *d, bert_error *err) {
+  for (int i = 0; i < ctx->count; i++)
+    if (desc_equal(&ctx->entries[i].desc, d)) return &ctx->entries[i];
+  gemm_entry *e;
+  if (ctx->count < GEMM_CACHE_SIZE) {
+    e = &ctx->entries[ctx->count];
+  } else {
+    e = &ctx->entries[ctx->next_victim];
+    ctx->next_victim = (ctx->next_victim + 1) % GEMM_CACHE_SIZE;
+    entry_release(e);
+  }
+  if (entry_build(ctx, e, d, err) != BERT_OK) return NULL;
+  if (ctx->count < GEMM_CACHE_SIZE) ctx->count++;
+  return e;
+}
+
+int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
+              const float *bias, float *c, bert_error *err) {
+  bert_gemm_desc key = *desc;
+  for (int i = desc->batch_dims; i < 2; i++) {
+    key.batch[i] = 0;
+    key.a_stride[i] = key.b_stride[i] = key.c_stride[i] = 0;
+  }
+  gemm_entry *e = lookup(ctx, &key, err);
+  if (!e) return err ? err->code : BERT_EUNSUPPORTED;
+  if (e->emulated) {
+    a = widen(ctx, 0, a, view_span(key.batch_dims, key.batch, key.m, key.k, key.a_stride));
+    b = widen(ctx, 1, b, view_span(key.batch_dims, key.batch, key.k, key.n, key.b_stride));
+    if (!a || !b) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory widening bf16 operands");
+  }
+  dnnl_memory_set_data_handle(e->a, (void *)a);
+  dnnl_memory_set_data_handle(e->b, (void *)b);
+  dnnl_memory_set_data_handle(e->c, c);
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+  int nargs = 3;
+  if (key.with_bias) {
+    dnnl_memory_set_data_handle(e->bias, (void *)bias);
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->bias};
+  }
+  if (dnnl_primitive_execute(e->prim, ctx->stream, nargs, args) != dnnl_success ||
+      dnnl_stream_wait(ctx->stream) != dnnl_success)
+    return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN execution failed");
+  return BERT_OK;
+}
+
+static bert_gemm_desc plain(bert_precision p, int64_t m, int64_t n, int64_t k) {
+  bert_gemm_desc d;
+  memset(&d, 0, sizeof d);
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.operands = p;
+  return d;
+}
+
+int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
+                        const void *x, const void *w, const float *bias, float *y, bert_error *err) {
+  bert_gemm_desc d = plain(p, rows, out, in);
+  d.a_stride[2] = in, d.a_stride[3] = 1;   /* x [rows, in] */
+  d.b_stride[2] = 1, d.b_stride[3] = in;   /* Wᵀ: W [out, in] read as [in, out] */
+  d.c_stride[2] = out, d.c_stride[3] = 1;
+  d.with_bias = bias != NULL;
+  return bert_gemm(ctx, &d, x, w, bias, y, err);
+}
+
+int bert_linear_backward_input(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
+                               int64_t out, const void *dy, const void *w, float *dx, int accumulate,
+                               bert_error *err) {
+  bert_gemm_desc d = plain(p, rows, in, out);
+  d.a_stride[2] = out, d.a_stride[3] = 1;  /* dy [rows, out] */
+  d.b_stride[2] = in, d.b_stride[3] = 1;   /* W [out, in] */
+  d.c_stride[2] = in, d.c_stride[3] = 1;
+  d.accumulate = accumulate;
+  return bert_gemm(ctx, &d, dy, w, NULL, dx, err);
+}
+
+int bert_linear_backward_weight(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
+                                int64_t out, const void *dy, const void *x, float *dw, bert_error *err) {
+  bert_gemm_desc d = plain(p, out, in, rows);
+  d.a_stride[2] = 1, d.a_stride[3] = out;  /* dyᵀ: dy [rows, out] read as [out, rows] */
+  d.b_stride[2] = in, d.b_stride[3] = 1;   /* x [rows, in] */
+  d.c_stride[2] = in, d.c_stride[3] = 1;
+  d.accumulate = 1;
+  return bert_gemm(ctx, &d, dy, x, NULL, dw, err);
+}
+
+void bert_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db) {
+#pragma omp parallel for schedule(static) if (cols >= 256)
+  for (int64_t j0 = 0; j0 < cols; j0 += 64) {
+    int64_t j1 = j0 + 64 < cols ? j0 + 64 : cols;
+    float acc[64] = {0};
+    for (int64_t i = 0; i < rows; i++) {
+      const float *row = dy + i * cols;
+      for (int64_t j = j0; j < j1; j++) acc[j - j0] += row[j];
+    }
+    for (int64_t j = j0; j < j1; j++) db[j] += acc[j - j0];
+  }
+}
+
+void bert_to_bf16(const float *src, uint16_t *dst, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    memcpy(&bits, &src[i], 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+      dst[i] = (uint16_t)((bits >> 16) | 0x40); /* keep NaN a NaN */
+    } else {
+      bits += 0x7fffu + ((bits >> 16) & 1u);
+      dst[i] = (uint16_t)(bits >> 16);
+    }
+  }
+}
+
+float bert_bf16_to_float(uint16_t v) {
+  uint32_t bits = (uint32_t)v << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}

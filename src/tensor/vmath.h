@@ -1,0 +1,51 @@
+/* tensor/vmath: branch-free float exp, erf and tanh that the compiler vectorises inside
+ * `#pragma omp simd` loops (glibc's expf/erff/tanhf are scalar calls without -ffast-math).
+ * Accuracy: exp within 2 ulp on [-87, 88]; erf within 2e-7 absolute; tanh within 3e-7 absolute —
+ * below the rounding of the fp32 products around them. */
+#ifndef BERT_TENSOR_VMATH_H
+#define BERT_TENSOR_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float bert_vexp(float x) {
+  /* exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cody-Waite), Cephes polynomial. */
+  /* Plain compares and the 1.5·2^23 rounding trick instead of fminf/floorf, which GCC does not
+   * vectorise without -ffast-math. */
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.7f ? 88.7f : x;
+  float n = (x * 1.44269504089f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
+  return p * scale.f;
+}
+
+static inline float bert_verf(float x) {
+  /* Small |x|: odd Taylor-like polynomial; otherwise 1 - t·P(t)·exp(-x²) (Abramowitz-Stegun
+   * 7.1.26 refined); both computed and blended, so the loop stays branch-free. */
+  float a = __builtin_fabsf(x);
+  float x2 = x * x;
+  float small = x * (1.12837917f + x2 * (-0.376126723f + x2 * (0.112835406f + x2 * (-0.0268661f + x2 * 0.00497f))));
+  float t = 1.0f / (1.0f + 0.3275911f * a);
+  float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  float big = 1.0f - poly * bert_vexp(-x2);
+  big = __builtin_copysignf(big, x);
+  return a < 0.5f ? small : big;
+}
+
+static inline float bert_vtanh(float x) {
+  /* tanh(x) = 1 - 2 / (exp(2x) + 1), with an odd polynomial near 0 where that cancels. */
+  float x2 = x * x;
+  float small = x * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * (-0.0539682540f + x2 * 0.0218694885f))));
+  float big = 1.0f - 2.0f / (bert_vexp(2.0f * x) + 1.0f);
+  return __builtin_fabsf(x) < 0.3f ? small : big;
+}
+
+#endif
