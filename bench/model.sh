@@ -8,7 +8,10 @@
 #
 #   bench/model.sh [--threads N] [--quick] [--model base|tiny|all] [--precision fp32|bf16|all]
 #                  [--iters N] [--budget S] [--profile] [--no-memory] [--skip-peers] [--no-build]
-#
+#                  [--force-bf16]
+# --profile adds bench_model's per-shape oneDNN table and kernel micro-benchmarks; --force-bf16
+# makes PyTorch run BERT-base in bf16 even where its bf16 matmul is a slow fallback (no native
+# bf16 on the CPU: many minutes).
 # Builds bench_model in $BUILD (default build) first; logs and the table are kept in
 # $BUILD/bench/model-<date>/. The ONNX files go to a temporary directory removed at exit.
 set -euo pipefail
@@ -18,6 +21,7 @@ BUILD=${BUILD:-build}
 threads=$(nproc)
 common=()      # options every benchmark takes
 ours=()        # options of bench_model only
+torch_only=()  # options of torch_bert.py only
 peers=1 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,9 +29,10 @@ while [ $# -gt 0 ]; do
     --quick) common+=(--quick); shift ;;
     --model|--precision|--iters|--budget) common+=("$1" "$2"); shift 2 ;;
     --profile|--no-memory) ours+=("$1"); shift ;;
+    --force-bf16) torch_only+=(--force-bf16); shift ;;
     --skip-peers) peers=0; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "model.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -94,9 +99,9 @@ if [ "$have_torch" = 1 ]; then
   export_opts=()
   [ "$have_ort" = 1 ] && export_opts=(--export-onnx "$tmp")
   echo
-  echo "== PyTorch: bench/peers/torch_bert.py --threads $threads ${common[*]} ${export_opts[*]}"
+  echo "== PyTorch: bench/peers/torch_bert.py --threads $threads ${common[*]} ${torch_only[*]} ${export_opts[*]}"
   OMP_NUM_THREADS=$threads LD_LIBRARY_PATH=${blas_dir}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    /usr/bin/python3 bench/peers/torch_bert.py --threads "$threads" "${common[@]}" "${export_opts[@]}" 2>&1 |
+    /usr/bin/python3 bench/peers/torch_bert.py --threads "$threads" "${common[@]}" "${torch_only[@]}" "${export_opts[@]}" 2>&1 |
     tee "$logs/torch.txt"
 fi
 

@@ -93,6 +93,9 @@ def main(paths):
                 note = ""
                 if ours is None and st:
                     note = f"  (bertc: {st})"
+                tst = status(res, "torch", model, prec)
+                if th is None and tst:
+                    note += f"  (torch: {tst})"
                 out.append(f"{model:5s} {prec:4s} {label:13s} {fmt(ours)} {fmt(gf, '8.1f')} "
                            f"{fmt(frac * 100 if frac else None, '5.0f')}% {fmt(th)} {fmt(ort)} "
                            f"{fx(ratio(ours, th))} {fx(ratio(ours, ort))}{note}")
@@ -122,6 +125,11 @@ def main(paths):
     target("inference fp32 b8 >= ONNX Runtime", geq(r, 1.0), f"{fx(r, '.2f')} ORT")
     target("inference fp32 b8 >= 85% of the GEMM peak", geq(f8, 0.85), f"{fmt(f8 and f8 * 100, '.0f')}%")
     target("inference fp32 b1 >= 75% of the GEMM peak", geq(f1, 0.75), f"{fmt(f1 and f1 * 100, '.0f')}%")
+    tb = status(res, "torch", "base", "bf16")
+    if tb:
+        probe = num(res, "torch", "-", "bf16", "gemm_probe", "gflops")
+        out.append(f"  (PyTorch BERT-base bf16: {tb}" + (f"; its bf16 GEMM runs at {probe:.1f} GFLOP/s here, without"
+                   " native bf16; `torch_bert.py --force-bf16` runs it anyway)" if probe is not None else ")"))
     for wl, label in (("infer_b1", "b1"), ("infer_b8", "b8")):
         r = ratio(num(res, "bertc", "base", "bf16", wl), num(res, "torch", "base", "bf16", wl))
         target(f"inference bf16 {label} >= 1.2x PyTorch bf16", geq(r, 1.2), f"{fx(r, '.2f')} torch")

@@ -130,7 +130,7 @@ static int make_tokenizer(const create_args *a, bert_vocab *vocab, bert_tokenize
 }
 
 static void report(const bert_pretraining_stats *s) {
-  bert_log("Read %zu files (%.1f MB, %" PRIu64 " lines) in %zu groups: %" PRIu64 " documents, %" PRIu64
+  bert_log("Read %zu file(s) (%.2f MB, %" PRIu64 " lines) in %zu group(s): %" PRIu64 " documents, %" PRIu64
            " sentences, %" PRIu64 " tokens", s->files, (double)s->bytes / 1e6, s->lines, s->groups, s->documents,
            s->sentences, s->tokens);
   bert_log("Created %" PRIu64 " instances (seconds: tokenize %.2f, create %.2f, shuffle + write %.2f)",

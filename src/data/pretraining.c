@@ -138,7 +138,7 @@ typedef struct run {
   int threads;
   bert_corpus corpus;
   thread_store *stores;   /* [threads] */
-  uint8_t **bufs;         /* [threads] encoding buffers */
+  uint8_t **bufs;         /* [2 * threads] encoding buffers */
   size_t *buf_caps;
   bert_tfrecord_writer *writers;
   size_t n_writers;
@@ -216,61 +216,92 @@ typedef struct encoded {
   size_t offset, size;
 } encoded;
 
-static int ensure_buf(run *r, int t, size_t need) {
-  if (need <= r->buf_caps[t]) return 0;
-  size_t cap = r->buf_caps[t] ? r->buf_caps[t] : ((size_t)1 << 20);
+/* Encoding buffers come in two sets (by batch parity), one buffer per thread in each: while one
+ * batch is written from one set, the next is encoded into the other. */
+static int ensure_buf(run *r, int set, int t, size_t need) {
+  size_t k = (size_t)set * (size_t)r->threads + (size_t)t;
+  if (need <= r->buf_caps[k]) return 0;
+  size_t cap = r->buf_caps[k] ? r->buf_caps[k] : ((size_t)1 << 20);
   while (cap < need) cap *= 2;
-  uint8_t *b = realloc(r->bufs[t], cap);
+  uint8_t *b = realloc(r->bufs[k], cap);
   if (!b) return BERT_ENOMEM;
-  r->bufs[t] = b;
-  r->buf_caps[t] = cap;
+  r->bufs[k] = b;
+  r->buf_caps[k] = cap;
   return 0;
 }
 
-/* Encodes a batch in parallel (each thread into its own buffer); returns non-zero on failure. */
-static int encode_batch(run *r, uint8_t *const *records, size_t n, encoded *enc) {
-  size_t bound = bert_instance_record_bound(&r->inst);
-  int failed = 0;
-#pragma omp parallel num_threads(r->threads) reduction(| : failed)
-  {
-    int t = omp_get_thread_num();
-    size_t used = 0, L = (size_t)r->inst.sequence_length, M = (size_t)r->inst.mask_tokens;
-    int32_t *arrays = malloc((L + 2 * M) * sizeof *arrays);
-    bert_instance in = {.tokens = arrays, .positions = arrays ? arrays + L : NULL, .labels = arrays ? arrays + L + M : NULL};
-    failed |= !arrays;
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-      if (failed || ensure_buf(r, t, used + bound)) {
-        failed = 1;
-        continue;
-      }
-      load_instance(records[i], &in);
-      size_t size = bert_instance_encode(&in, &r->inst, r->o->ignore_index_value, r->bufs[t] + used, bound);
-      enc[i] = (encoded){t, used, size};
+typedef struct batch {
+  uint8_t *const *records;
+  size_t count;
+  encoded *enc; /* [count] */
+  int set;
+} batch;
+
+static int write_batch(run *r, const batch *b, bert_error *err) {
+  int rc = 0;
+  for (size_t i = 0; i < b->count && !rc; i++) {
+    const encoded *e = &b->enc[i];
+    bert_tfrecord_writer *w = &r->writers[r->stats->written % r->n_writers];
+    rc = bert_tfrecord_write_framed(w, r->bufs[b->set * r->threads + e->thread] + e->offset, e->size, err);
+    r->stats->written++;
+  }
+  return rc;
+}
+
+/* One thread's share of encoding: records claimed 16 at a time, so the thread that writes the
+ * previous batch joins in when it is done. Returns non-zero on failure. */
+static int encode_share(run *r, batch *b, size_t *next) {
+  int t = omp_get_thread_num(), failed = 0;
+  size_t used = 0, bound = bert_instance_record_bound(&r->inst);
+  size_t L = (size_t)r->inst.sequence_length, M = (size_t)r->inst.mask_tokens;
+  int32_t *arrays = malloc((L + 2 * M) * sizeof *arrays);
+  if (!arrays) return 1;
+  bert_instance in = {.tokens = arrays, .positions = arrays + L, .labels = arrays + L + M};
+  for (;;) {
+    size_t first;
+#pragma omp atomic capture
+    { first = *next; *next += 16; }
+    if (first >= b->count || failed) break;
+    for (size_t i = first; i < first + 16 && i < b->count && !failed; i++) {
+      if (ensure_buf(r, b->set, t, used + bound)) failed = 1;
+      if (failed) break;
+      load_instance(b->records[i], &in);
+      size_t size = bert_instance_encode(&in, &r->inst, r->o->ignore_index_value,
+                                         r->bufs[b->set * r->threads + t] + used, bound);
+      b->enc[i] = (encoded){t, used, size};
       used += size;
       failed |= size == 0;
     }
-    free(arrays);
   }
+  free(arrays);
   return failed;
 }
 
-static int write_records(run *r, uint8_t *const *records, size_t n, bert_error *err) {
-  encoded *enc = malloc((n < WRITE_BATCH ? (n ? n : 1) : WRITE_BATCH) * sizeof *enc);
-  if (!enc) return bert_error_set(err, BERT_ENOMEM, "out of memory writing");
-  int rc = 0;
-  for (size_t b = 0; b < n && !rc; b += WRITE_BATCH) {
-    size_t count = n - b < WRITE_BATCH ? n - b : WRITE_BATCH;
-    if (encode_batch(r, records + b, count, enc)) {
-      rc = bert_error_set(err, BERT_ENOMEM, "out of memory encoding instances");
-      break;
-    }
-    for (size_t i = 0; i < count && !rc; i++) {
-      bert_tfrecord_writer *w = &r->writers[r->stats->written % r->n_writers];
-      rc = bert_tfrecord_write_framed(w, r->bufs[enc[i].thread] + enc[i].offset, enc[i].size, err);
-      r->stats->written++;
-    }
+/* Encodes `cur` on every thread while thread 0 first writes `prev` (NULL for none). */
+static int encode_while_writing(run *r, batch *cur, const batch *prev, bert_error *err) {
+  size_t next = 0;
+  int failed = 0, written = 0;
+#pragma omp parallel num_threads(r->threads) reduction(| : failed)
+  {
+    if (omp_get_thread_num() == 0 && prev) written = write_batch(r, prev, err);
+    failed |= encode_share(r, cur, &next);
   }
+  if (written) return written;
+  return failed ? bert_error_set(err, BERT_ENOMEM, "out of memory encoding instances") : BERT_OK;
+}
+
+static int write_records(run *r, uint8_t *const *records, size_t n, bert_error *err) {
+  size_t per = n < WRITE_BATCH ? (n ? n : 1) : WRITE_BATCH;
+  encoded *enc = malloc(2 * per * sizeof *enc);
+  if (!enc) return bert_error_set(err, BERT_ENOMEM, "out of memory writing");
+  batch b[2] = {{NULL, 0, enc, 0}, {NULL, 0, enc + per, 1}};
+  int rc = 0, k = 0;
+  for (size_t first = 0; first < n && !rc; first += WRITE_BATCH, k ^= 1) {
+    b[k].records = records + first;
+    b[k].count = n - first < WRITE_BATCH ? n - first : WRITE_BATCH;
+    rc = encode_while_writing(r, &b[k], first ? &b[k ^ 1] : NULL, err);
+  }
+  if (!rc && n) rc = write_batch(r, &b[k ^ 1], err); /* the last batch encoded */
   free(enc);
   return rc;
 }
@@ -380,8 +411,8 @@ static int init_run(run *r, const bert_strlist *inputs, const bert_tokenizer *to
   bert_corpus_init(&r->corpus);
   r->stores = aligned_alloc(64, (size_t)r->threads * sizeof *r->stores);
   if (r->stores) memset(r->stores, 0, (size_t)r->threads * sizeof *r->stores);
-  r->bufs = calloc((size_t)r->threads, sizeof *r->bufs);
-  r->buf_caps = calloc((size_t)r->threads, sizeof *r->buf_caps);
+  r->bufs = calloc(2 * (size_t)r->threads, sizeof *r->bufs);
+  r->buf_caps = calloc(2 * (size_t)r->threads, sizeof *r->buf_caps);
   if (!r->stores || !r->bufs || !r->buf_caps) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   for (int t = 0; t < r->threads; t++) r->stores[t].width = vocab->size <= 65536 ? 2 : 4;
   /* Each input byte counts twice on the bar: once tokenized, once turned into instances. */
@@ -392,7 +423,7 @@ static int init_run(run *r, const bert_strlist *inputs, const bert_tokenizer *to
 static void free_run(run *r) {
   if (r->stores) reset_stores(r);
   for (int t = 0; t < r->threads && r->stores; t++) free(r->stores[t].records);
-  for (int t = 0; t < r->threads && r->bufs; t++) free(r->bufs[t]);
+  for (int t = 0; t < 2 * r->threads && r->bufs; t++) free(r->bufs[t]);
   free(r->stores);
   free(r->bufs);
   free(r->buf_caps);
