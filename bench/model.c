@@ -249,6 +249,41 @@ static long status_kb(const char *field) {
   return kb;
 }
 
+/* How busy the machine was with other work while we measured: the CPU time of every process
+ * (/proc/stat, steal included) minus ours (getrusage), over the machine's CPU time. */
+typedef struct cpu_snap {
+  double busy, total, self;
+} cpu_snap;
+
+static void cpu_snap_take(cpu_snap *s) {
+  memset(s, 0, sizeof *s);
+  unsigned long long v[8] = {0};
+  FILE *f = fopen("/proc/stat", "r");
+  if (f) {
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+               &v[7]) != 8)
+      memset(v, 0, sizeof v);
+    fclose(f);
+  }
+  double hz = (double)sysconf(_SC_CLK_TCK);
+  unsigned long long total = 0;
+  for (int i = 0; i < 8; i++) total += v[i];
+  s->total = total / hz;
+  s->busy = (total - v[3] - v[4]) / hz; /* minus idle and iowait */
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  s->self = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Fraction of the machine's CPU time used by others between two snapshots (0 when unknown). */
+static double cpu_others(const cpu_snap *a, const cpu_snap *b) {
+  double total = b->total - a->total;
+  if (total <= 0) return 0;
+  double others = (b->busy - a->busy) - (b->self - a->self);
+  others /= total;
+  return others < 0 ? 0 : others > 1 ? 1 : others;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Models, inputs, FLOP counts. */
 
@@ -355,6 +390,7 @@ typedef struct timing {
   int iters;
   double gemm_seconds, gemm_flops; /* per iteration, measured inside oneDNN */
   long gemm_calls;
+  double others; /* fraction of the machine's CPU time other processes used meanwhile */
 } timing;
 
 static int cmp_double(const void *a, const void *b) {
@@ -377,6 +413,8 @@ static int time_steps(step_ctx *s, int warmup, int iters, double budget, timing 
   if (!v) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   prof_reset();
   g_prof.on = 1;
+  cpu_snap c0, c1;
+  cpu_snap_take(&c0);
   double start = now_s(), sum = 0;
   int n = 0;
   while (n < iters) {
@@ -387,7 +425,9 @@ static int time_steps(step_ctx *s, int warmup, int iters, double budget, timing 
     if (now_s() - start > budget) break;
   }
   g_prof.on = 0;
+  cpu_snap_take(&c1);
   if (!rc) {
+    t->others = cpu_others(&c0, &c1);
     t->iters = n;
     t->mean = sum / n;
     t->gemm_seconds = g_prof.seconds / n;
@@ -718,7 +758,7 @@ static const char *const WL_LABEL[W_COUNT] = {"inference b1", "inference b8", "t
 
 typedef struct workload_result {
   int ok, failed, iters;
-  double seq_s, gflops, gemm_share;
+  double seq_s, gflops, gemm_share, others;
 } workload_result;
 
 typedef struct model_results {
@@ -736,7 +776,10 @@ static void report(int wl, int seqs, double flops_seq, const timing *t, const pe
   printf("\n  %-14s oneDNN: %.0f%% of the time, %d calls, %.1f GFLOP/s inside; other %.1f ms\n", "", 100 * share,
          (int)t->gemm_calls, t->gemm_seconds > 0 ? t->gemm_flops / t->gemm_seconds * 1e-9 : 0,
          (t->mean - t->gemm_seconds) * 1e3);
+  if (t->others >= 0.10)
+    printf("  %-14s NOISY: other processes used %.0f%% of the machine's CPU time meanwhile\n", "", 100 * t->others);
   wr->ok = 1, wr->seq_s = seq_s, wr->gflops = gflops, wr->gemm_share = share, wr->iters = t->iters;
+  wr->others = t->others;
 }
 
 /* Runs the three workloads of `m` (already in precision p); the model keeps its gradients. */
@@ -907,7 +950,8 @@ int main(int argc, char **argv) {
     }
 
   /* 4. summary (what bench/model.sh reads) */
-  printf("\nsummary (GEMM peak = the higher of the two measurements):\n");
+  printf("\nsummary (GEMM peak = the higher of the two measurements; oneDNN = share of the time in oneDNN products;\n"
+         "others = share of the machine's CPU time other processes used during the measurement: above 10%%, noisy):\n");
   if (theo > 0) printf("RESULT impl=bertc model=- precision=fp32 workload=fma_peak gflops=%.2f\n", theo);
   for (int pi = 0; pi < 2; pi++) {
     if (!(o.precisions & (1 << pi))) continue;
@@ -922,7 +966,8 @@ int main(int argc, char **argv) {
              pn, pn);
     }
   }
-  printf("  %-5s %-4s %-13s %9s %8s %6s %7s\n", "model", "prec", "workload", "seq/s", "GFLOP/s", "%peak", "oneDNN");
+  printf("  %-5s %-4s %-13s %9s %8s %6s %7s %7s\n", "model", "prec", "workload", "seq/s", "GFLOP/s", "%peak", "oneDNN",
+         "others");
   for (int mi = 0; mi < 2; mi++)
     for (int pi = 0; pi < 2; pi++) {
       model_results *r = &res[mi][pi];
@@ -937,10 +982,11 @@ int main(int argc, char **argv) {
           continue;
         }
         double frac = pk[pi].ok && pk[pi].gflops > 0 ? w->gflops / pk[pi].gflops : 0;
-        printf("  %-5s %-4s %-13s %9.2f %8.1f %5.0f%% %6.0f%%\n", mn, pn, WL_LABEL[wl], w->seq_s, w->gflops, 100 * frac,
-               100 * w->gemm_share);
+        printf("  %-5s %-4s %-13s %9.2f %8.1f %5.0f%% %6.0f%% %6.0f%%\n", mn, pn, WL_LABEL[wl], w->seq_s, w->gflops,
+               100 * frac, 100 * w->gemm_share, 100 * w->others);
         printf("RESULT impl=bertc model=%s precision=%s workload=%s seq_s=%.4f gflops=%.2f peak_frac=%.4f "
-               "gemm_share=%.4f iters=%d\n", mn, pn, WL_KEY[wl], w->seq_s, w->gflops, frac, w->gemm_share, w->iters);
+               "gemm_share=%.4f iters=%d others_cpu=%.3f\n", mn, pn, WL_KEY[wl], w->seq_s, w->gflops, frac,
+               w->gemm_share, w->iters, w->others);
       }
     }
   if (want_mem) {

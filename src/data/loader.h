@@ -1,7 +1,7 @@
 /* data/loader: the pretraining data loader (reference 5.3). Reads unpacked or packed pretraining
  * TFRecords through their .index files in the global order of data/order.h, so the samples of
- * global batch k depend only on (seed, k) — not on the number of ranks or threads. Rank r of W
- * takes samples r, r + W, r + 2W, ... of each global batch and cuts its share into micro-batches.
+ * global batch k depend only on (seed, k) — not on the number of ranks or threads. A global batch
+ * is a run of micro-batches; rank r of W takes micro-batches r, r + W, r + 2W, ... of it.
  * Background threads decode the next micro-batches into a ring of buffers allocated once; the
  * consumer receives them strictly in order. Seeking to a step is O(1) (no skipped reads), which
  * makes resume exact and instant. Generated mode repeats one random sample without I/O. */

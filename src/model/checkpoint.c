@@ -319,6 +319,25 @@ int bert_checkpoint_load(bert_model *m, const char *dir, int parts, int optional
   return rc;
 }
 
+int bert_checkpoint_load_weights(bert_model *m, const char *dir, uint64_t init_seed, bert_load_report *report,
+                                 bert_error *err) {
+  bert_load_report local;
+  bert_load_report *r = report ? report : &local;
+  memset(r, 0, sizeof *r);
+  weights w;
+  memset(&w, 0, sizeof w);
+  int rc = open_weights(&w, dir, err);
+  if (!rc) rc = canonicalise(&w, err);
+  if (!rc) {
+    snprintf(r->weights_path, sizeof r->weights_path, "%s", w.path);
+    rc = parts_in_file(&w, &m->config, &r->parts_found, err);
+  }
+  if (!rc) rc = fill_model(&w, m, init_seed, r, err);
+  close_weights(&w);
+  if (rc || r == &local) bert_load_report_free(r);
+  return rc;
+}
+
 /* ================================================================ saving */
 
 static int save_weights(const bert_model *m, const char *path, bert_error *err) {

@@ -29,6 +29,11 @@ typedef struct bert_load_report {
  * pooler and the caller passed `optional_parts` containing it. `report` may be NULL. */
 int bert_checkpoint_load(bert_model *m, const char *dir, int parts, int optional_parts,
                          uint64_t init_seed, bert_load_report *report, bert_error *err);
+/* Loads the weights of `dir` into an existing model whose architecture the caller chose (the
+ * reference's from_pretrained(dir, config=run config)): every tensor must have the model's shape;
+ * parts of the model absent from the file are initialised from `init_seed`. */
+int bert_checkpoint_load_weights(bert_model *m, const char *dir, uint64_t init_seed, bert_load_report *report,
+                                 bert_error *err);
 void bert_load_report_free(bert_load_report *report);
 /* Prints the report's lists on stderr in one line each (what a user needs to know). */
 void bert_load_report_log(const bert_load_report *report);

@@ -353,6 +353,31 @@ static void test_errors(void) {
   bert_model_free(&ok);
 }
 
+/* Weights into a model whose architecture the caller chose (pretraining from an HF folder). */
+static void test_load_weights(const bert_model *camphr) {
+  bert_error err = {0};
+  bert_model m;
+  CHECK(bert_model_create(&m, &camphr->config, BERT_PART_CLASSIFIER | BERT_PARTS_PRETRAINING, &err) == 0);
+  bert_load_report r;
+  CHECK_MSG(bert_checkpoint_load_weights(&m, CAMPHR, 3, &r, &err) == 0, "%s", err.message);
+  CHECK((r.parts_initialised & BERT_PARTS_PRETRAINING) == BERT_PARTS_PRETRAINING);
+  CHECK(!(r.parts_initialised & BERT_PART_CLASSIFIER));
+  const bert_param *p = bert_layout_find(&m.layout, "bert.encoder.layer.0.output.dense.weight");
+  const bert_param *q = bert_layout_find(&camphr->layout, "bert.encoder.layer.0.output.dense.weight");
+  CHECK(p && q && !memcmp(m.params + p->offset, camphr->params + q->offset, p->size * sizeof(float)));
+  bert_load_report_free(&r);
+  bert_model_free(&m);
+
+  bert_config wide;
+  CHECK(bert_config_copy(&wide, &camphr->config, &err) == 0);
+  wide.intermediate_size = 32;
+  CHECK(bert_model_create(&m, &wide, BERT_PART_CLASSIFIER, &err) == 0);
+  CHECK(bert_checkpoint_load_weights(&m, CAMPHR, 3, NULL, &err) == BERT_EMISMATCH);
+  CHECK_MSG(strstr(err.message, "intermediate.dense.weight") != NULL, "%s", err.message);
+  bert_model_free(&m);
+  bert_config_free(&wide);
+}
+
 int main(void) {
   const char *d = test_tmpdir("checkpoint");
   if (!d) return 1;
@@ -363,6 +388,7 @@ int main(void) {
   test_missing_heads(&camphr);
   test_other_names();
   test_errors();
+  test_load_weights(&camphr);
   bert_model_free(&camphr);
   return test_summary("checkpoint");
 }
