@@ -485,15 +485,19 @@ static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
       }
     prof_reset();
     g_prof.on = 1;
+    cpu_snap c0, c1;
+    cpu_snap_take(&c0);
     for (int i = 0; i < n; i++) {
       double t0 = now_s();
       bert_linear_forward(ctx, p, rows, in, o, xa, wa, bias, y, &err);
       times[i] = now_s() - t0;
     }
     g_prof.on = 0;
+    cpu_snap_take(&c1);
     double g = flops / median_of(times, n) * 1e-9;
-    printf("  oneDNN %s GEMM %lld x %lld x %lld (m x n x k, bias): %7.1f GFLOP/s  [impl %s]\n", prec_name(p),
-           (long long)rows, (long long)o, (long long)in, g, g_prof.nstats ? g_prof.stats[0].key.impl : "?");
+    printf("  oneDNN %s GEMM %lld x %lld x %lld (m x n x k, bias): %7.1f GFLOP/s  [impl %s; others %.0f%%]\n",
+           prec_name(p), (long long)rows, (long long)o, (long long)in, g,
+           g_prof.nstats ? g_prof.stats[0].key.impl : "?", 100 * cpu_others(&c0, &c1));
     if (g > out->gflops) {
       out->gflops = g;
       snprintf(out->impl, sizeof out->impl, "%s", g_prof.nstats ? g_prof.stats[0].key.impl : "?");

@@ -37,6 +37,12 @@ def num(res, impl, model, prec, workload, field="seq_s"):
         return None
 
 
+def noisy(res, impl, model, prec, workload):
+    """'*' when other processes used >= 10% of the machine's CPU time during the measurement."""
+    o = num(res, impl, model, prec, workload, "others_cpu")
+    return "*" if o is not None and o >= 0.10 else " "
+
+
 def status(res, impl, model, prec):
     kv = res.get((impl, model, prec, "all"))
     return kv.get("status") if kv else None
@@ -75,8 +81,8 @@ def main(paths):
     out.append(line)
     out.append(PREVIOUS)
     out.append("")
-    hdr = (f"{'model':5s} {'prec':4s} {'workload':13s} {'bertc':>8s} {'GFLOP/s':>8s} {'%peak':>6s} "
-           f"{'torch':>8s} {'ort':>8s} {'/torch':>7s} {'/ort':>7s}")
+    hdr = (f"{'model':5s} {'prec':4s} {'workload':13s} {'bertc':>8s}  {'GFLOP/s':>8s} {'%peak':>6s} "
+           f"{'torch':>8s}  {'ort':>8s}  {'/torch':>7s} {'/ort':>7s}")
     out.append(hdr)
     out.append("-" * len(hdr))
     for model in ("base", "tiny"):
@@ -96,9 +102,13 @@ def main(paths):
                 tst = status(res, "torch", model, prec)
                 if th is None and tst:
                     note += f"  (torch: {tst})"
-                out.append(f"{model:5s} {prec:4s} {label:13s} {fmt(ours)} {fmt(gf, '8.1f')} "
-                           f"{fmt(frac * 100 if frac else None, '5.0f')}% {fmt(th)} {fmt(ort)} "
+                n_us, n_th = noisy(res, "bertc", model, prec, wl), noisy(res, "torch", model, prec, wl)
+                n_ort = noisy(res, "ort", model, prec, wl)
+                out.append(f"{model:5s} {prec:4s} {label:13s} {fmt(ours)}{n_us} {fmt(gf, '8.1f')} "
+                           f"{fmt(frac * 100 if frac else None, '5.0f')}% {fmt(th)}{n_th} {fmt(ort)}{n_ort} "
                            f"{fx(ratio(ours, th))} {fx(ratio(ours, ort))}{note}")
+    if any(kv.get("others_cpu") and float(kv["others_cpu"]) >= 0.10 for kv in res.values()):
+        out.append("* noisy: other processes used >= 10% of the machine's CPU time during that measurement")
     mem = num(res, "bertc", "base", "fp32", "train_peak_rss", "mib")
     if mem:
         out.append("")

@@ -64,6 +64,25 @@ function inputs(c, batch) {
   };
 }
 
+// CPU seconds of the machine (/proc/stat, steal included: busy, total) and of this process.
+function cpuSnap() {
+  let v = new Array(8).fill(0);
+  try {
+    v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  } catch (e) { /* unknown */ }
+  const hz = 100; // USER_HZ
+  const total = v.reduce((a, b) => a + b, 0);
+  const u = process.cpuUsage();
+  return { busy: (total - v[3] - v[4]) / hz, total: total / hz, self: (u.user + u.system) * 1e-6 };
+}
+
+// Fraction of the machine's CPU time other processes used between two snapshots.
+function cpuOthers(a, b) {
+  const total = b.total - a.total;
+  if (total <= 0) return 0;
+  return Math.min(1, Math.max(0, ((b.busy - a.busy) - (b.self - a.self)) / total));
+}
+
 function median(v) {
   const s = [...v].sort((x, y) => x - y), n = s.length;
   return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
@@ -94,6 +113,7 @@ async function bench(model, a) {
     const warm = (big ? 1 : 3) + (bs === 1 ? 1 : 0);
     for (let i = 0; i < warm; i++) await session.run(feeds);
     const times = [];
+    const c0 = cpuSnap();
     const start = process.hrtime.bigint();
     while (times.length < iters) {
       const s = process.hrtime.bigint();
@@ -101,9 +121,11 @@ async function bench(model, a) {
       times.push(Number(process.hrtime.bigint() - s) * 1e-9);
       if (Number(process.hrtime.bigint() - start) * 1e-9 > a.budget) break;
     }
+    const others = cpuOthers(c0, cpuSnap());
     const med = median(times), seqS = bs / med, gf = flops * seqS * 1e-9;
-    console.log(`  infer_b${bs}   ${seqS.toFixed(2).padStart(8)} seq/s  ${(med * 1e3).toFixed(1).padStart(9)} ms/batch (median of ${times.length})  ${gf.toFixed(1).padStart(6)} GFLOP/s`);
-    console.log(`RESULT impl=ort model=${model} precision=fp32 workload=infer_b${bs} seq_s=${seqS.toFixed(4)} gflops=${gf.toFixed(2)} iters=${times.length}`);
+    const noisy = others >= 0.1 ? `  NOISY: other processes used ${(100 * others).toFixed(0)}% of the CPU time` : '';
+    console.log(`  infer_b${bs}   ${seqS.toFixed(2).padStart(8)} seq/s  ${(med * 1e3).toFixed(1).padStart(9)} ms/batch (median of ${times.length})  ${gf.toFixed(1).padStart(6)} GFLOP/s${noisy}`);
+    console.log(`RESULT impl=ort model=${model} precision=fp32 workload=infer_b${bs} seq_s=${seqS.toFixed(4)} gflops=${gf.toFixed(2)} iters=${times.length} others_cpu=${others.toFixed(3)}`);
   }
   await session.release();
 }

@@ -14,6 +14,7 @@ Lines starting with "RESULT " are read by bench/model_report.py.
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -137,25 +138,46 @@ def forward_flops(cfg, pretraining):
     return total
 
 
+def cpu_snap():
+    """(busy, total) CPU seconds of the machine (/proc/stat, steal included) and ours."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        v = [0] * 8
+    hz = os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return (sum(v) - v[3] - v[4]) / hz, sum(v) / hz, t.user + t.system
+
+
+def cpu_others(a, b):
+    """Fraction of the machine's CPU time other processes used between two snapshots."""
+    total = b[1] - a[1]
+    if total <= 0:
+        return 0.0
+    return min(1.0, max(0.0, ((b[0] - a[0]) - (b[2] - a[2])) / total))
+
+
 def time_it(fn, warmup, iters, budget):
     for _ in range(warmup):
         fn()
-    times, start = [], time.perf_counter()
+    times, start, c0 = [], time.perf_counter(), cpu_snap()
     while len(times) < iters:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
         if time.perf_counter() - start > budget:
             break
-    return statistics.median(times), len(times)
+    return statistics.median(times), len(times), cpu_others(c0, cpu_snap())
 
 
-def report(model, prec, workload, seqs, flops, med, n):
+def report(model, prec, workload, seqs, flops, med, n, others):
     seq_s = seqs / med
+    noisy = f"  NOISY: other processes used {others:.0%} of the CPU time" if others >= 0.10 else ""
     print(f"  {workload:10s} {seq_s:8.2f} seq/s  {med * 1e3:9.1f} ms/batch (median of {n})  "
-          f"{flops * seq_s * 1e-9:6.1f} GFLOP/s", flush=True)
+          f"{flops * seq_s * 1e-9:6.1f} GFLOP/s{noisy}", flush=True)
     print(f"RESULT impl=torch model={model} precision={prec} workload={workload} seq_s={seq_s:.4f} "
-          f"gflops={flops * seq_s * 1e-9:.2f} iters={n}", flush=True)
+          f"gflops={flops * seq_s * 1e-9:.2f} iters={n} others_cpu={others:.3f}", flush=True)
 
 
 def gemm_probe(dtype):
@@ -194,8 +216,8 @@ def bench(model, prec, args, slow_bf16=False):
                         net.encode(ids[:bs], types[:bs], mask[:bs])
                 else:
                     net.encode(ids[:bs], types[:bs], mask[:bs])
-        med, n = time_it(infer, wu + (bs == 1), it1 if bs == 1 else it8, args.budget)
-        report(model, prec, f"infer_b{bs}", bs, f_inf, med, n)
+        med, n, others = time_it(infer, wu + (bs == 1), it1 if bs == 1 else it8, args.budget)
+        report(model, prec, f"infer_b{bs}", bs, f_inf, med, n, others)
 
     if args.skip_train:
         return
@@ -211,8 +233,8 @@ def bench(model, prec, args, slow_bf16=False):
         loss.backward()
         step.loss = float(loss)
 
-    med, n = time_it(step, wu, itt, args.budget)
-    report(model, prec, "train_mb8", 8, 3 * f_pre, med, n)
+    med, n, others = time_it(step, wu, itt, args.budget)
+    report(model, prec, "train_mb8", 8, 3 * f_pre, med, n, others)
     print(f"             last loss {step.loss:.3f}", flush=True)
 
 

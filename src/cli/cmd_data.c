@@ -9,17 +9,24 @@
 #include <string.h>
 
 #include "cli/cmd_data.h"
+#include "cli/cmd_data_wiki.h"
 #include "cli/commands.h"
 #include "data/example.h"
 #include "data/tfrecord.h"
 #include "text/vocab.h"
 
 static const char *data_usage =
-    "usage: bert data <index|inspect|create> [options]\n"
+    "usage: bert data <index|inspect|create|pack|shuffle|wiki-extract|wiki-preprocess|wikipedia> [options]\n"
     "\n"
     "  index FILE...            write FILE's .index (offset and size of every record)\n"
     "  inspect FILE             print the records of a TFRecord file feature by feature\n"
     "  create --input-file ...  pretraining data (TFRecord + .index) from text files\n"
+    "  pack --input-files ...   pack pretraining data (several sequences per row), or plan from a\n"
+    "                           length histogram (--histogram)\n"
+    "  shuffle --input-files ...  shuffle (packed) TFRecords across files\n"
+    "  wiki-extract DUMP OUTDIR  WikiExtractor-style text from a MediaWiki XML dump (.xml, .bz2)\n"
+    "  wiki-preprocess IN OUT   one sentence per line (the reference's wikipedia_preprocess.py)\n"
+    "  wikipedia DUMP OUTDIR    the whole pipeline: dump to (packed) TFRecords, resumable\n"
     "\n"
     "`bert data <sub> --help` describes a subcommand's options.\n";
 
@@ -281,7 +288,10 @@ int cmd_data(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*run)(int, char **);
-  } subs[] = {{"index", cmd_data_index}, {"inspect", cmd_data_inspect}, {"create", cmd_data_create}};
+  } subs[] = {{"index", cmd_data_index}, {"inspect", cmd_data_inspect}, {"create", cmd_data_create},
+                 {"pack", cmd_data_pack},   {"shuffle", cmd_data_shuffle},
+                 {"wiki-extract", cmd_data_wiki_extract}, {"wiki-preprocess", cmd_data_wiki_preprocess},
+                 {"wikipedia", cmd_data_wikipedia}};
   if (argc < 2) {
     fputs(data_usage, stderr);
     return 2;

@@ -8,6 +8,8 @@
 int cmd_data_index(int argc, char **argv);
 int cmd_data_inspect(int argc, char **argv);
 int cmd_data_create(int argc, char **argv);
+int cmd_data_pack(int argc, char **argv);    /* cmd_data_pack.c */
+int cmd_data_shuffle(int argc, char **argv); /* cmd_data_shuffle.c */
 
 /* Parse an integer / a real in [lo, hi]; print "bert data <cmd>: ..." and return -1 when not. */
 int data_parse_int64(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);

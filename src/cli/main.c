@@ -1,5 +1,7 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 
@@ -11,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"data", cmd_data, "TFRecord tools: create pretraining data from text, index, inspect"},
+    {"pretrain", cmd_pretrain, "pretrain BERT (MLM + NSP) with the reference's configs; MPI ranks under mpirun"},
     {"infer", cmd_infer, "run a model (base, pretraining, QA or token-classification head) on JSONL input"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text lines into JSON lines of tokens, ids and byte offsets"},
 };
@@ -22,7 +25,17 @@ static void usage(FILE *out) {
   fprintf(out, "\n`bert <command> --help` describes a command's options.\n");
 }
 
+/* OpenMP threads that spin while idle steal the cores of the data-loader threads, of MPI ranks
+ * and of anything else running; on a busy machine a tiny model trains 5x slower. libgomp reads
+ * OMP_WAIT_POLICY before main, so when the user has not chosen, choose passive and re-execute. */
+static void prefer_passive_waiting(char **argv) {
+  if (getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+  prefer_passive_waiting(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -90,7 +90,7 @@ int bert_pack_plan_add(bert_pack_plan *p, const uint16_t *lengths, size_t n, int
  * [l, L-l] and [L] are for the remainder step. */
 typedef struct enumerator {
   bert_pack_plan *all;
-  uint16_t prefix[BERT_PACK_NNLS_MAX_SEQUENCES];
+  uint16_t prefix[BERT_PACK_MAX_SEQUENCES];
   size_t *pair;   /* [L/2 + 1]: index of strategy [a, L-a] */
   size_t single;  /* index of [L] */
   int rc;
@@ -104,6 +104,7 @@ static void emit(enumerator *e, size_t n) {
 }
 
 static void enumerate(enumerator *e, int depth, int min, int gap, size_t n) {
+  if (n >= BERT_PACK_MAX_SEQUENCES) return;
   if (depth == 1) { /* only the completing length can end a strategy */
     if (gap >= min) e->prefix[n] = (uint16_t)gap, emit(e, n + 1);
     return;

@@ -157,7 +157,7 @@ static int syntax(bert_wiki_dump *d, bert_error *err, const char *fmt, const cha
     if (err) *err = d->io_err;
     return d->io_rc;
   }
-  char what[512];
+  char what[1024];
   snprintf(what, sizeof what, fmt, arg);
   uint64_t off = cur_offset(d) ? cur_offset(d) - 1 : 0;
   return bert_error_set(err, BERT_EFORMAT, "%s: line %" PRIu64 " (XML byte offset %" PRIu64 "): %s", d->path,

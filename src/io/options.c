@@ -162,6 +162,29 @@ static int dict_from_text(const char *text, const char *where, bert_run_dict *ou
 
 /* ---- setting a field --------------------------------------------------------------------- */
 
+/* A list option from n text values (replacing what it held: the last occurrence wins). */
+static int set_list(bert_run_config *cfg, const bert_opt_def *d, const char *const *v, int n, const char *where,
+                    bert_error *err) {
+  /* Numeric lists are fixed arrays; file lists grow (a shell glob can give thousands). */
+  if (n > BERT_RUN_MAX_LIST && d->type != OPT_STRING_LIST)
+    return bert_error_set(err, BERT_EINVAL, "%s: at most %d values", where, BERT_RUN_MAX_LIST);
+  void *f = opt_field(cfg, d);
+  bert_opt_clear(cfg, d);
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    if (d->type == OPT_INT_LIST) {
+      bert_run_int_list *l = f;
+      rc = convert_int(d, cfg->program, v[i], where, &l->v[l->count++], err);
+    } else if (d->type == OPT_FLOAT_LIST) {
+      bert_run_float_list *l = f;
+      rc = convert_float(d, v[i], where, &l->v[l->count++], err);
+    } else {
+      rc = bert_strlist_push(f, v[i], err);
+    }
+  }
+  return rc;
+}
+
 /* Sets option `d` from the text values `v[0..n-1]` (n > 1 only for lists); `plain` tells that a
  * single value was an unquoted YAML scalar. `where` prefixes messages. */
 static int set_values(bert_run_config *cfg, const bert_opt_def *d, const char *const *v, int n, bool plain,
@@ -194,23 +217,7 @@ static int set_values(bert_run_config *cfg, const bert_opt_def *d, const char *c
     case OPT_STRING: rc = set_string(f, v[0], err); break;
     case OPT_INT_LIST:
     case OPT_FLOAT_LIST:
-    case OPT_STRING_LIST: {
-      if (n > BERT_RUN_MAX_LIST)
-        return bert_error_set(err, BERT_EINVAL, "%s: at most %d values", where, BERT_RUN_MAX_LIST);
-      bert_opt_clear(cfg, d);
-      for (int i = 0; i < n && !rc; i++) {
-        if (d->type == OPT_INT_LIST) {
-          bert_run_int_list *l = f;
-          rc = convert_int(d, cfg->program, v[i], where, &l->v[l->count++], err);
-        } else if (d->type == OPT_FLOAT_LIST) {
-          bert_run_float_list *l = f;
-          rc = convert_float(d, v[i], where, &l->v[l->count++], err);
-        } else {
-          rc = bert_strlist_push(f, v[i], err);
-        }
-      }
-      break;
-    }
+    case OPT_STRING_LIST: rc = set_list(cfg, d, v, n, where, err); break;
     case OPT_DICT: rc = dict_from_text(v[0], where, f, err); break;
   }
   if (!rc) cfg->is_set[d - bert_opt_table] = 1;
@@ -385,6 +392,22 @@ static const bert_opt_def *option_for_key(const char *key) {
   return NULL;
 }
 
+static int apply_yaml_list(bert_run_config *cfg, bert_yaml *y, const bert_opt_def *d, yaml_node_t *seq,
+                           const char *where, bert_error *err) {
+  size_t n = bert_yaml_length(seq);
+  if (n == 0 || n > INT_MAX) return bert_error_set(err, BERT_EINVAL, "%s: expected at least one value", where);
+  const char **texts = malloc(n * sizeof *texts);
+  if (!texts) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    texts[i] = bert_yaml_scalar(bert_yaml_item(y, seq, i));
+    if (!texts[i]) rc = bert_error_set(err, BERT_EINVAL, "%s: list items must be single values", where);
+  }
+  if (!rc) rc = set_values(cfg, d, texts, (int)n, false, where, err);
+  free(texts);
+  return rc;
+}
+
 /* YAML values become the options' defaults (argparse's set_defaults), converted by type. */
 static int apply_yaml_value(bert_run_config *cfg, bert_yaml *y, const bert_opt_def *d, yaml_node_t *v,
                             const char *where, bert_error *err) {
@@ -397,15 +420,7 @@ static int apply_yaml_value(bert_run_config *cfg, bert_yaml *y, const bert_opt_d
       return rc;
     }
   } else if (v->type == YAML_SEQUENCE_NODE && list) {
-    size_t n = bert_yaml_length(v);
-    if (n == 0 || n > BERT_RUN_MAX_LIST)
-      return bert_error_set(err, BERT_EINVAL, "%s: expected 1 to %d values", where, BERT_RUN_MAX_LIST);
-    const char *texts[BERT_RUN_MAX_LIST];
-    for (size_t i = 0; i < n; i++) {
-      texts[i] = bert_yaml_scalar(bert_yaml_item(y, v, i));
-      if (!texts[i]) return bert_error_set(err, BERT_EINVAL, "%s: list items must be single values", where);
-    }
-    return set_values(cfg, d, texts, (int)n, false, where, err);
+    return apply_yaml_list(cfg, y, d, v, where, err);
   }
   const char *text = bert_yaml_scalar(v);
   if (!text)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/half.h"
+
 /* Elements per chunk: large enough to amortise the loop set-up, small enough to balance the
  * threads over a 30522 x 1024 embedding. The split is fixed, so sums never depend on threads. */
 #define CHUNK ((size_t)1 << 14)
@@ -52,51 +54,6 @@ bert_param_group bert_param_group_of(const bert_param *p) {
   return BERT_GROUP_DECAY;
 }
 
-/* ---- IEEE half conversion (round to nearest even, subnormals, inf/NaN) ---------------------- */
-
-static inline uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  x &= 0x7fffffffu;
-  if (x >= 0x47800000u) return (uint16_t)(sign | (x > 0x7f800000u ? 0x7e00u : 0x7c00u)); /* overflow, NaN */
-  if (x < 0x38800000u) {
-    /* Result is subnormal or zero: adding 0.5 lines the 10 mantissa bits up at the bottom and
-     * lets the FPU's own round-to-nearest-even do the rounding. */
-    float a;
-    memcpy(&a, &x, 4);
-    a += 0.5f;
-    memcpy(&x, &a, 4);
-    return (uint16_t)(sign | (x - 0x3f000000u));
-  }
-  uint32_t odd = (x >> 13) & 1u;
-  x += 0xc8000fffu + odd; /* rebias the exponent (-112 << 23) and round half to even */
-  return (uint16_t)(sign | (x >> 13));
-}
-
-static inline float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t x = (uint32_t)(h & 0x7fffu) << 13;
-  uint32_t exp = x & 0x0f800000u;
-  x += (uint32_t)(127 - 15) << 23;
-  float f;
-  if (exp == 0x0f800000u) {
-    x += (uint32_t)(128 - 16) << 23; /* inf / NaN */
-    memcpy(&f, &x, 4);
-  } else if (exp == 0) {
-    x += 1u << 23; /* subnormal: renormalise through the FPU */
-    memcpy(&f, &x, 4);
-    f -= 6.103515625e-05f; /* 2^-14 */
-  } else {
-    memcpy(&f, &x, 4);
-  }
-  uint32_t y;
-  memcpy(&y, &f, 4);
-  y |= sign;
-  memcpy(&f, &y, 4);
-  return f;
-}
-
 /* ---- element loops ---------------------------------------------------------------------------- */
 
 /* `half` is a compile-time constant at every call site (the kernels are always inlined into a
@@ -107,11 +64,11 @@ static inline float f16_to_f32(uint16_t h) {
  * is what the step uses, so the saved state alone determines the next update. */
 ALWAYS_INLINE float update_moments(size_t i, float g, float *restrict m, uint16_t *restrict mh, float *restrict v,
                                    const step_consts *k, int half, float *vi_out) {
-  float mi = k->b1 * (half ? f16_to_f32(mh[i]) : m[i]) + k->c1 * g;
+  float mi = k->b1 * (half ? bert_f16_to_f32(mh[i]) : m[i]) + k->c1 * g;
   float vi = k->b2 * v[i] + k->c2 * (g * g);
   if (half) {
-    mh[i] = f32_to_f16(mi);
-    mi = f16_to_f32(mh[i]);
+    mh[i] = bert_f32_to_f16(mi);
+    mi = bert_f16_to_f32(mh[i]);
   } else {
     m[i] = mi;
   }
@@ -160,7 +117,7 @@ ALWAYS_INLINE void lamb_apply_chunk(size_t n, float *restrict w, const float *re
                                     int half, float wd, float scale) {
   const step_consts k = *kp;
   for (size_t i = 0; i < n; i++) {
-    float mi = half ? f16_to_f32(mh[i]) : m[i];
+    float mi = half ? bert_f16_to_f32(mh[i]) : m[i];
     w[i] -= scale * lamb_direction(mi, v[i], w[i], &k, wd);
   }
 }
@@ -414,7 +371,7 @@ static int load_half(uint16_t *dst, const bert_st_tensor *t, float *scratch, ber
   }
   int rc = bert_st_to_f32(t, scratch, err);
   if (rc) return rc;
-  for (int64_t i = 0; i < t->numel; i++) dst[i] = f32_to_f16(scratch[i]);
+  for (int64_t i = 0; i < t->numel; i++) dst[i] = bert_f32_to_f16(scratch[i]);
   return BERT_OK;
 }
 
