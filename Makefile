@@ -23,11 +23,17 @@ deps:
 test-deps:
 	@bash scripts/install-deps.sh --test
 
-# Until `bert pretrain` lands, the demo runs inference with the bundled tiny NER model.
+# The main job on bundled data: pretraining data from the sample text, then demo_tiny_128 on it,
+# with a checkpoint and metrics.jsonl in build/demo/run.
 demo: deps build
-	./$(BUILD)/bert infer --model tests/data/camphr_ner_bert --head token-classification \
-	  --input data/demo_infer.jsonl --output $(BUILD)/demo_infer_out.jsonl
-	@echo "demo: wrote $(BUILD)/demo_infer_out.jsonl"
+	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	./$(BUILD)/bert data create --input-file data/sample_text.txt --output-file $(BUILD)/demo/sample_text.tfrecord \
+	  --vocab data/vocab.txt --do-lower-case --duplication-factor 4
+	./$(BUILD)/bert pretrain --config demo_tiny_128 --input-files '$(BUILD)/demo/*.tfrecord' \
+	  --checkpoint-output-dir $(BUILD)/demo/run
+	./$(BUILD)/bert infer --model $(BUILD)/demo/run/step_150 --head base \
+	  --input data/demo_infer.jsonl --output $(BUILD)/demo/infer_out.jsonl
+	@echo "demo: checkpoint and metrics.jsonl in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl"
 
 check: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2

@@ -55,12 +55,18 @@ static void dual(solver *sv) {
   }
 }
 
-/* The first column with the largest w above the tolerance, or SIZE_MAX. */
+/* The column with the largest w above the tolerance (SIZE_MAX if none). Values within a relative
+ * 1e-9 of the largest count as ties and go to the lowest index: integer histograms make exact
+ * ties common, and rounding noise should not decide between them. */
 static size_t pick(const solver *sv) {
-  size_t best = SIZE_MAX;
   double wmax = sv->tol_w;
+  size_t best = SIZE_MAX;
   for (size_t j = 0; j < sv->n; j++)
     if (!sv->in_p[j] && sv->w[j] > wmax) wmax = sv->w[j], best = j;
+  if (best == SIZE_MAX) return best;
+  double near = wmax - 1e-9 * wmax;
+  for (size_t j = 0; j < best; j++)
+    if (!sv->in_p[j] && sv->w[j] >= near) return j;
   return best;
 }
 

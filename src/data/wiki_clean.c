@@ -43,8 +43,12 @@ static int span_cmp(const void *x, const void *y) {
 }
 
 static inline void put(bert_strbuf *b, char c) {
-  if (b->len + 2 <= b->cap) b->data[b->len++] = c;
-  else bert_strbuf_append(b, &c, 1);
+  if (b->len + 2 <= b->cap) {
+    b->data[b->len++] = c;
+    b->data[b->len] = 0; /* strbuf keeps its text NUL-terminated */
+  } else {
+    bert_strbuf_append(b, &c, 1);
+  }
 }
 
 static inline void putn(bert_strbuf *b, const char *p, size_t n) {

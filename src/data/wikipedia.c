@@ -16,6 +16,7 @@
 #include "base/strbuf.h"
 #include "data/pack.h"
 #include "data/pretraining.h"
+#include "data/shuffle.h"
 #include "data/tfrecord.h"
 #include "data/wiki_extract.h"
 #include "data/wiki_preprocess.h"
@@ -55,7 +56,9 @@ static double now(void) {
 static int stage_done(const pipeline *p, int s) {
   char *text;
   size_t n;
-  if (!bert_path_exists(p->dir[s]) || bert_file_read(p->done[s], &text, &n, NULL)) return 0;
+  /* the unshuffled packs are deleted once shuffled: pack stays done while shuffle is */
+  int output = bert_path_exists(p->dir[s]) || (s == ST_PACK && stage_done(p, ST_SHUFFLE));
+  if (!output || bert_file_read(p->done[s], &text, &n, NULL)) return 0;
   char want[1100];
   snprintf(want, sizeof want, "key: %s\n", p->key[s]);
   int same = !strncmp(text, want, strlen(want));
@@ -87,6 +90,12 @@ static int clear_dir(const char *dir, bert_error *err) {
   return bert_mkdir_p(dir, err);
 }
 
+static int remove_dir(const char *dir, bert_error *err) {
+  int rc = clear_dir(dir, err);
+  if (!rc && rmdir(dir)) rc = bert_error_set(err, BERT_EIO, "%s: cannot remove: %s", dir, strerror(errno));
+  return rc;
+}
+
 /* ---------------------------------------------------------------- stages */
 
 static int run_extract(pipeline *p, bert_error *err) {
@@ -99,7 +108,7 @@ static int run_extract(pipeline *p, bert_error *err) {
   bert_wiki_extract_stats st;
   int rc = bert_wiki_extract(p->dump, p->dir[ST_EXTRACT], &eo, &st, err);
   if (!rc && !st.documents) rc = bert_error_set(err, BERT_EFORMAT, "%s: no articles in the dump", p->dump);
-  p->bytes = st.file_bytes;
+  p->bytes = st.xml_bytes;
   snprintf(p->summary, sizeof p->summary,
            "%" PRIu64 " pages, %" PRIu64 " documents (%" PRIu64 " redirects), %zu files, %.1f MB of XML -> %.1f MB",
            st.pages, st.documents, st.redirects, st.files, (double)st.xml_bytes / 1e6, (double)st.output_bytes / 1e6);
@@ -213,10 +222,10 @@ static int run_index(pipeline *p, bert_error *err) {
   p->bytes = 0;
   for (size_t i = 0; !rc && i < files.count; i++) {
     char index[4096];
-    struct stat st;
-    if (!stat(files.items[i], &st)) p->bytes += (uint64_t)st.st_size;
     rc = bert_tfrecord_index_path(files.items[i], index, sizeof index, err);
     if (rc || bert_path_exists(index)) continue;
+    struct stat st;
+    if (!stat(files.items[i], &st)) p->bytes += (uint64_t)st.st_size;
     bert_tfrecord_index idx;
     if (!(rc = bert_tfrecord_index_build(files.items[i], 1, &idx, err))) {
       rc = bert_tfrecord_index_write(index, &idx, err);
@@ -254,11 +263,24 @@ static int run_pack(pipeline *p, bert_error *err) {
 }
 
 static int run_shuffle(pipeline *p, bert_error *err) {
-  (void)p;
-  return bert_error_set(err, BERT_EUNSUPPORTED,
-                        "--pack: shuffling packed data (bert data shuffle) is not available yet; the packed, "
-                        "unshuffled data is in %s",
-                        p->dir[ST_PACK]);
+  bert_strlist files = {0};
+  int rc = list_records(p->dir[ST_PACK], &files, err);
+  bert_shuffle_options so;
+  bert_shuffle_options_default(&so);
+  so.seed = p->o->pack_seed;
+  so.threads = p->o->threads;
+  so.progress = p->o->progress;
+  bert_shuffle_report rep = {0};
+  if (!rc) rc = bert_shuffle_dataset(&files, p->dir[ST_SHUFFLE], &so, stderr, &rep, err);
+  p->bytes = 0;
+  for (size_t i = 0; i < files.count; i++) {
+    struct stat st;
+    if (!stat(files.items[i], &st)) p->bytes += (uint64_t)st.st_size;
+  }
+  snprintf(p->summary, sizeof p->summary, "%" PRIu64 " packs in %" PRIu64 " buffer(s) -> %" PRIu64 " files",
+           rep.records, rep.buffers, rep.files);
+  bert_strlist_free(&files);
+  return rc;
 }
 
 typedef int (*stage_fn)(pipeline *, bert_error *);
@@ -352,6 +374,7 @@ int bert_wikipedia_run(const char *dump, const char *outdir, const bert_wikipedi
     bert_log("wikipedia: %s: %s (%.1f s, %.1f MB/s)", stage_names[s], p->summary, secs,
              secs > 0 ? (double)p->bytes / 1e6 / secs : 0.0);
     rc = mark_done(p, s, secs, err);
+    if (!rc && s == ST_SHUFFLE) rc = remove_dir(p->dir[ST_PACK], err); /* as the reference's pack_<L>.sh */
   }
   if (rc) bert_error_prefix(err, "%s stage: ", report->stages ? stage_names[report->stages - 1] : "setup");
   free(p);

@@ -16,6 +16,7 @@
 #include "model/checkpoint.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
+#include "train/loss_scale.h"
 #include "train/optimizer.h"
 #include "train/run_checkpoint.h"
 #include "train/schedule.h"
@@ -36,7 +37,8 @@ typedef struct trainer {
   int micro_per_update;      /* this rank's micro-batches per weight update: RF x GA / W */
   int64_t micro_per_step;    /* all ranks' micro-batches per logged step: RF x GA x DI */
   int64_t start_step, total_steps;
-  double loss_scale;
+  int half_grads;            /* --precision fp16: gradients held in IEEE half */
+  bert_loss_scaler scaler;
   int lower_case;
   FILE *metrics;
   bert_strbuf line;
@@ -67,14 +69,14 @@ static int check_shape(trainer *t, bert_error *err) {
   if (t->total_steps < 1) return bert_error_set(err, BERT_EINVAL, "--training-steps must be at least 1");
   if (rc->sequence_length > 512)
     return bert_error_set(err, BERT_EINVAL, "--sequence-length %d exceeds the 512 position embeddings", rc->sequence_length);
-  if (!strcmp(rc->precision, "fp32")) t->precision = BERT_FP32;
-  else if (!strcmp(rc->precision, "bf16")) t->precision = BERT_BF16;
-  else return bert_error_set(err, BERT_EUNSUPPORTED, "--precision %s is not available yet (fp32 or bf16)", rc->precision);
+  t->precision = strcmp(rc->precision, "bf16") ? BERT_FP32 : BERT_BF16;
+  t->half_grads = !strcmp(rc->precision, "fp16");
   t->task = rc->packed_data ? BERT_TASK_PRETRAINING_PACKED : BERT_TASK_PRETRAINING;
   t->slots = rc->packed_data ? rc->max_sequences_per_pack : 1;
   t->masked = rc->mask_tokens + t->slots - 1; /* the reference adds S - 1 slots when packed */
-  t->loss_scale = bert_run_config_has(rc, BERT_OPT_LOSS_SCALING) ? rc->loss_scaling : 1.0;
-  if (!(t->loss_scale > 0)) return bert_error_set(err, BERT_EINVAL, "--loss-scaling must be positive");
+  double scale = bert_run_config_has(rc, BERT_OPT_LOSS_SCALING) ? rc->loss_scaling : 1.0;
+  if (!(scale > 0)) return bert_error_set(err, BERT_EINVAL, "--loss-scaling must be positive");
+  bert_loss_scaler_init(&t->scaler, scale, t->half_grads && rc->auto_loss_scaling);
   t->schedule = BERT_LR_CONSTANT;
   if (bert_run_config_has(rc, BERT_OPT_LR_SCHEDULE)) return bert_lr_schedule_parse(rc->lr_schedule, &t->schedule, err);
   return BERT_OK;
@@ -168,7 +170,7 @@ static int resume(trainer *t, const char *dir, bert_error *err) {
     return bert_error_set(err, BERT_EINVAL, "%s is step %lld, beyond --training-steps %lld", dir, (long long)st.step,
                           (long long)t->total_steps);
   t->start_step = st.step;
-  t->loss_scale = st.loss_scale;
+  t->scaler.scale = st.loss_scale;
   return BERT_OK;
 }
 
@@ -228,7 +230,7 @@ static int save_checkpoint(trainer *t, int64_t step, bert_error *err) {
   if (leader(t)) {
     bert_train_state st;
     memset(&st, 0, sizeof st);
-    st.step = step, st.total_steps = t->total_steps, st.loss_scale = t->loss_scale;
+    st.step = step, st.total_steps = t->total_steps, st.loss_scale = t->scaler.scale;
     st.seed = (uint64_t)t->rc->random_seed;
     snprintf(st.optimizer, sizeof st.optimizer, "%s", t->rc->optimizer);
     snprintf(st.schedule, sizeof st.schedule, "%s", bert_lr_schedule_name(t->schedule));
@@ -264,7 +266,9 @@ static int micro_batch(trainer *t, int64_t step, bert_step_metrics *sm, bert_err
   if ((rc = bert_model_forward(&t->model, &t->ws, &b, 1, dropout, err))) return rc;
   const bert_outputs *o = &t->ws.out;
   bert_step_metrics_add(sm, o->loss, o->mlm_loss, o->nsp_loss, o->mlm_acc, o->nsp_acc, o->packing_ratio);
-  return bert_model_backward(&t->model, &t->ws, &b, (float)t->loss_scale, err);
+  if ((rc = bert_model_backward(&t->model, &t->ws, &b, (float)t->scaler.scale, err))) return rc;
+  if (t->half_grads) bert_grads_round_half(t->model.grads, t->model.layout.total);
+  return BERT_OK;
 }
 
 static int weight_update(trainer *t, int64_t step, double lr, bert_step_metrics *sm, bert_error *err) {
@@ -272,9 +276,16 @@ static int weight_update(trainer *t, int64_t step, double lr, bert_step_metrics 
   int rc = BERT_OK;
   for (int j = 0; !rc && j < t->micro_per_update; j++) rc = micro_batch(t, step, sm, err);
   if ((rc = bert_dist_agree(t->dist, rc, err))) return rc;
-  if ((rc = bert_dist_allreduce_mean(t->dist, t->model.grads, t->model.layout.total, err))) return rc;
-  float grad_scale = (float)(1.0 / ((double)t->micro_per_update * t->loss_scale));
-  bert_optimizer_step(&t->opt, t->model.params, t->model.grads, grad_scale, (float)lr);
+  float *g = t->model.grads;
+  size_t n = t->model.layout.total;
+  if ((rc = bert_dist_allreduce_mean(t->dist, g, n, err))) return rc;
+  float grad_scale = (float)(1.0 / ((double)t->micro_per_update * t->scaler.scale));
+  if (t->half_grads) { /* every rank holds the same reduced gradients, hence the same decision */
+    bert_grads_round_half(g, n);
+    bert_grad_stats st = bert_grads_stats(g, n);
+    if (!bert_loss_scaler_update(&t->scaler, &st)) return BERT_OK;
+  }
+  bert_optimizer_step(&t->opt, t->model.params, g, grad_scale, (float)lr);
   if (t->precision == BERT_BF16) bert_model_sync_bf16(&t->model);
   return BERT_OK;
 }
@@ -289,7 +300,7 @@ static void report_step(trainer *t, int64_t step, double lr, const bert_step_met
   double throughput = sequences / seconds;
   bert_strbuf_clear(&t->line);
   if (t->metrics) {
-    bert_step_metrics_json(sm, step, lr, t->loss_scale, throughput, &t->line);
+    bert_step_metrics_json(sm, step, lr, t->scaler.scale, throughput, &t->line);
     fprintf(t->metrics, "%s\n", t->line.data);
     fflush(t->metrics);
     bert_strbuf_clear(&t->line);
@@ -327,6 +338,10 @@ static int train(trainer *t, bert_error *err) {
     bert_log("device_iterations: %d", t->rc->device_iterations);
     bert_log("training_steps: %lld", (long long)t->total_steps);
     bert_log("Training time: %.3f secs", now() - start);
+    if (t->half_grads)
+      bert_log("Skipped %lld of %lld updates for non-finite gradients; final loss scale %g",
+               (long long)t->scaler.skipped, (long long)((t->total_steps - t->start_step) * t->rc->device_iterations),
+               t->scaler.scale);
   }
   return rc;
 }

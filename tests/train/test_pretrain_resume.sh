@@ -67,6 +67,14 @@ PY
 cmp -s "$tmp/two/step_6/model.safetensors" "$tmp/two_resumed/step_6/model.safetensors" || say "2-rank resumed weights differ"
 [ "$(losses "$tmp/two.log" | tail -3)" = "$(losses "$tmp/two_resumed.log")" ] || say "2-rank resumed losses differ"
 
+# --- phase 1 -> phase 2: the 128-length checkpoint starts a 512-length run (generated data)
+"$BERT" pretrain --config demo_tiny_128 --disable-progress-bar --training-steps 2 --gradient-accumulation 2 \
+  --dataset generated --sequence-length 512 --mask-tokens 76 --checkpoint-input-dir "$tmp/full" \
+  > "$tmp/phase2.log" 2>&1 || { say "phase 2 from a 128 checkpoint failed"; tail -3 "$tmp/phase2.log"; }
+grep -q "Loaded weights from $tmp/full/step_6" "$tmp/phase2.log" || say "phase 2 did not load step_6"
+"$BERT" pretrain --config demo_tiny_128 --disable-progress-bar --training-steps 2 --gradient-accumulation 2 \
+  --synthetic-data --packed-data > "$tmp/synthetic.log" 2>&1 || { say "synthetic packed run failed"; tail -3 "$tmp/synthetic.log"; }
+
 # --- a rank count that does not divide RF x GA
 "${MPI[@]}" "$BERT" pretrain "${common[@]}" --gradient-accumulation 3 --training-steps 1 > "$tmp/odd.log" 2>&1
 [ $? -eq 2 ] && grep -q "cannot be shared by 2 ranks" "$tmp/odd.log" || say "indivisible rank count: $(tail -2 "$tmp/odd.log")"
