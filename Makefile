@@ -24,16 +24,17 @@ test-deps:
 	@bash scripts/install-deps.sh --test
 
 # The main job on bundled data: pretraining data from the sample text, then demo_tiny_128 on it,
-# with a checkpoint and metrics.jsonl in build/demo/run.
+# with a checkpoint, metrics.jsonl and curves.svg in build/demo/run, then inference with the result.
 demo: deps build
 	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	./$(BUILD)/bert data create --input-file data/sample_text.txt --output-file $(BUILD)/demo/sample_text.tfrecord \
 	  --vocab data/vocab.txt --do-lower-case --duplication-factor 4
 	./$(BUILD)/bert pretrain --config demo_tiny_128 --input-files '$(BUILD)/demo/*.tfrecord' \
 	  --checkpoint-output-dir $(BUILD)/demo/run
+	./$(BUILD)/bert plot $(BUILD)/demo/run/metrics.jsonl -o $(BUILD)/demo/run/curves.svg
 	./$(BUILD)/bert infer --model $(BUILD)/demo/run/step_150 --head base \
 	  --input data/demo_infer.jsonl --output $(BUILD)/demo/infer_out.jsonl
-	@echo "demo: checkpoint and metrics.jsonl in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl"
+	@echo "demo: checkpoint, metrics.jsonl and curves.svg in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl"
 
 check: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2

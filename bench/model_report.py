@@ -112,15 +112,17 @@ def main(paths):
     mem = num(res, "bertc", "base", "fp32", "train_peak_rss", "mib")
     if mem:
         out.append("")
-        out.append(f"peak RSS, BERT-base fp32 training step at micro-batch 8 with Adam moments: {mem:.0f} MiB "
+        out.append(f"peak RSS, BERT-base fp32 training step at micro-batch 8 with AdamW: {mem:.0f} MiB "
                    f"({mem * 1048576 / 1e9:.2f} GB)")
 
     # Targets (issue 2, Speed), on BERT-base.
     out.append("")
     out.append("targets (BERT-base):")
 
-    def target(text, ok, detail):
+    def target(text, ok, detail, inputs=()):
         verdict = "n/a" if ok is None else ("MET" if ok else "NOT MET")
+        if ok is not None and any(noisy(res, *k) == "*" for k in inputs):
+            verdict += " (noisy)"
         out.append(f"  {text:56s} {detail:22s} {verdict}")
 
     def geq(v, t):
@@ -132,9 +134,11 @@ def main(paths):
     f8 = num(res, "bertc", "base", "fp32", "infer_b8", "peak_frac")
     f1 = num(res, "bertc", "base", "fp32", "infer_b1", "peak_frac")
     r = ratio(b8, ort8)
-    target("inference fp32 b8 >= ONNX Runtime", geq(r, 1.0), f"{fx(r, '.2f')} ORT")
-    target("inference fp32 b8 >= 85% of the GEMM peak", geq(f8, 0.85), f"{fmt(f8 and f8 * 100, '.0f')}%")
-    target("inference fp32 b1 >= 75% of the GEMM peak", geq(f1, 0.75), f"{fmt(f1 and f1 * 100, '.0f')}%")
+    us8, us1 = ("bertc", "base", "fp32", "infer_b8"), ("bertc", "base", "fp32", "infer_b1")
+    target("inference fp32 b8 >= ONNX Runtime", geq(r, 1.0), f"{fx(r, '.2f')} ORT",
+           (us8, ("ort", "base", "fp32", "infer_b8")))
+    target("inference fp32 b8 >= 85% of the GEMM peak", geq(f8, 0.85), f"{fmt(f8 and f8 * 100, '.0f')}%", (us8,))
+    target("inference fp32 b1 >= 75% of the GEMM peak", geq(f1, 0.75), f"{fmt(f1 and f1 * 100, '.0f')}%", (us1,))
     tb = status(res, "torch", "base", "bf16")
     if tb:
         probe = num(res, "torch", "-", "bf16", "gemm_probe", "gflops")
@@ -142,14 +146,16 @@ def main(paths):
                    " native bf16; `torch_bert.py --force-bf16` runs it anyway)" if probe is not None else ")"))
     for wl, label in (("infer_b1", "b1"), ("infer_b8", "b8")):
         r = ratio(num(res, "bertc", "base", "bf16", wl), num(res, "torch", "base", "bf16", wl))
-        target(f"inference bf16 {label} >= 1.2x PyTorch bf16", geq(r, 1.2), f"{fx(r, '.2f')} torch")
+        target(f"inference bf16 {label} >= 1.2x PyTorch bf16", geq(r, 1.2), f"{fx(r, '.2f')} torch",
+               (("bertc", "base", "bf16", wl), ("torch", "base", "bf16", wl)))
     ft = num(res, "bertc", "base", "fp32", "train_mb8", "peak_frac")
     rt = ratio(num(res, "bertc", "base", "fp32", "train_mb8"), num(res, "torch", "base", "fp32", "train_mb8"))
     target("training fp32 >= 80% of the GEMM peak (~1.3x PyTorch)", geq(ft, 0.80),
-           f"{fmt(ft and ft * 100, '.0f')}%, {fx(rt, '.2f')} torch")
+           f"{fmt(ft and ft * 100, '.0f')}%, {fx(rt, '.2f')} torch", (("bertc", "base", "fp32", "train_mb8"),))
     r = ratio(num(res, "bertc", "base", "bf16", "train_mb8"), num(res, "torch", "base", "bf16", "train_mb8"))
-    target("training bf16 >= 1.5x PyTorch bf16", geq(r, 1.5), f"{fx(r, '.2f')} torch")
-    target("training fp32 mb8 peak memory <= 3 GB (Adam incl.)", None if mem is None else mem * 1048576 <= 3e9,
+    target("training bf16 >= 1.5x PyTorch bf16", geq(r, 1.5), f"{fx(r, '.2f')} torch",
+           (("bertc", "base", "bf16", "train_mb8"), ("torch", "base", "bf16", "train_mb8")))
+    target("training fp32 mb8 peak memory <= 3 GB (AdamW incl.)", None if mem is None else mem * 1048576 <= 3e9,
            f"{fmt(mem and mem * 1048576 / 1e9, '.2f')} GB")
     print("\n".join(out))
 

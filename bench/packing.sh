@@ -45,14 +45,12 @@ done >"$T/unit.txt"
 mkdir "$T/text"
 for i in $(seq -w 1 "$UNITS"); do cp "$T/unit.txt" "$T/text/part_$i.txt"; done
 
-# run LABEL CMD...: wall, CPU (user + sys) and peak RSS of a command; its stdout in $T/log.
+# run CMD...: wall, CPU (user + sys) and peak RSS of a command; its stdout in $T/log.
 run() {
-  local label=$1; shift
   /usr/bin/time -v "$@" >"$T/log" 2>"$T/time"
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$T/time")
   cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$T/time")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$T/time")
-  echo "$label" >/dev/null
 }
 
 echo
@@ -69,7 +67,7 @@ for len in 128 512; do
   for spec in "nnlshp 3" "spfhp 16" "lpfhp 16"; do
     set -- $spec
     rm -rf "$T/p"
-    run pack "$BIN" data pack --input-files "$T/u$len/*.tfrecord" --output-dir "$T/p" --sequence-length $len \
+    run "$BIN" data pack --input-files "$T/u$len/*.tfrecord" --output-dir "$T/p" --sequence-length $len \
       --mask-tokens $mask --algorithm "$1" --max-sequences-per-pack "$2" --threads "$THREADS" --disable-progress-bar
     seqs=$(sed -n 's/^Done looping through dataset. Took \([0-9.]*\) seconds to read \([0-9]*\) sequences/\2/p' "$T/log")
     read1=$(sed -n 's/^Done looping through dataset. Took \([0-9.]*\) seconds.*/\1/p' "$T/log")
@@ -87,7 +85,7 @@ echo "## shuffling the last packs (L = 512, lpfhp) and the L = 128 unpacked data
 printf "| input | records | MB | wall s | CPU s | records/s | peak RSS MB |\n|---|---|---|---|---|---|---|\n"
 for src in p u128; do
   rm -rf "$T/s"
-  run shuffle "$BIN" data shuffle --input-files "$T/$src/*.tfrecord" --output-dir "$T/s" --threads "$THREADS" \
+  run "$BIN" data shuffle --input-files "$T/$src/*.tfrecord" --output-dir "$T/s" --threads "$THREADS" \
     --disable-progress-bar
   n=$(cat "$T"/s/*.index | wc -l)
   mb=$(du -sm --apparent-size "$T/s" | cut -f1)

@@ -7,5 +7,7 @@ int cmd_data(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"pretrain", cmd_pretrain, "pretrain BERT (MLM + NSP) with the reference's configs; MPI ranks under mpirun"},
     {"infer", cmd_infer, "run a model (base, pretraining, QA or token-classification head) on JSONL input"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text lines into JSON lines of tokens, ids and byte offsets"},
+    {"plot", cmd_plot, "draw the loss and accuracy curves of a metrics.jsonl as a self-contained SVG"},
+    {"bench", cmd_bench, "run named benchmarks of a benchmarks.yml, extract their metrics, table + JSON"},
 };
 
 static void usage(FILE *out) {

@@ -93,8 +93,11 @@ static void read_range(bert_fetch *f, int id, size_t lo, size_t hi) {
     size_t i = f->sorted[e].index, size = 0;
     const uint8_t *data = NULL;
     if ((t->rc = ensure_file(f, t, bert_loc_file(loc)))) break;
-    t->rc = bert_tfrecord_reader_seek(&t->reader, bert_loc_offset(loc), -1, &t->err);
+    /* Neighbouring records are read on without a seek, which would drop stdio's buffer. */
+    if (t->reader.offset != bert_loc_offset(loc))
+      t->rc = bert_tfrecord_reader_seek(&t->reader, bert_loc_offset(loc), -1, &t->err);
     if (!t->rc) {
+      t->reader.record = -1; /* unknown: messages then say "the record at byte offset" */
       int got = bert_tfrecord_read(&t->reader, &data, &size, &t->err);
       if (got == 0)
         t->rc = bert_error_set(&t->err, BERT_EFORMAT, "%s: no record at byte offset %" PRIu64 " (file shortened?)",

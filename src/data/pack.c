@@ -15,6 +15,7 @@
 #include "data/fetch.h"
 #include "data/pack_internal.h"
 #include "data/packed.h"
+#include "data/shards.h"
 #include "data/tfrecord.h"
 
 void bert_pack_options_default(bert_pack_options *o) {
@@ -270,6 +271,8 @@ static int plan(packer *pk, FILE *out, bert_error *err) {
 }
 
 static int check_options(const bert_pack_options *o, bert_error *err) {
+  int rc = bert_pack_plan_options_check(&o->plan, err);
+  if (rc) return rc;
   if (o->mask_tokens < 1 || o->mask_tokens > o->plan.sequence_length)
     return bert_error_set(err, BERT_EINVAL, "--mask-tokens %d outside [1, --sequence-length %d]", o->mask_tokens,
                           o->plan.sequence_length);
@@ -316,6 +319,7 @@ int bert_pack_dataset(const bert_strlist *inputs, const char *output_dir, const 
   memset(pk.report, 0, sizeof *pk.report);
   pk.threads = o->threads > 0 ? o->threads : omp_get_max_threads();
   int rc = check_options(o, err);
+  if (!rc) rc = bert_shards_check_inputs(output_dir, inputs, err);
   if (!rc && inputs->count >= BERT_LOC_MAX_FILES)
     rc = bert_error_set(err, BERT_ERANGE, "%zu input files are more than %u", inputs->count, BERT_LOC_MAX_FILES);
   if (!rc) rc = run(&pk, output_dir, out, err);

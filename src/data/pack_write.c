@@ -192,6 +192,7 @@ int pack_write(packer *pk, const char *output_dir, FILE *out, bert_error *err) {
   }
   if (!rc) rc = bert_shards_end_file(&o, err);
   if (rc) bert_shards_abandon(&o);
+  else bert_shards_warn_stale(&o);
   pk->report->files = rc ? 0 : o.written.count;
   if (!rc && out)
     fprintf(out, "Wrote %" PRIu64 " packs of %" PRIu64 " sequences into %zu file(s); %" PRIu64

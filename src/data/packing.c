@@ -207,7 +207,7 @@ static int plan_nnlshp(bert_pack_plan *p, bert_error *err) {
 
 /* ---------------------------------------------------------------- plan */
 
-static int check_options(const int64_t *h, const bert_pack_plan_options *o, bert_error *err) {
+int bert_pack_plan_options_check(const bert_pack_plan_options *o, bert_error *err) {
   int L = o->sequence_length, S = o->max_sequences_per_pack;
   if (L < 2 || L > BERT_PACK_MAX_LENGTH)
     return bert_error_set(err, BERT_EINVAL, "packing: sequence length %d outside [2, %d]", L, BERT_PACK_MAX_LENGTH);
@@ -217,11 +217,16 @@ static int check_options(const int64_t *h, const bert_pack_plan_options *o, bert
   if (S < lo || S > hi)
     return bert_error_set(err, BERT_EINVAL, "packing: %s takes %d to %d sequences per pack, not %d",
                           bert_pack_algorithm_name(o->algorithm), lo, hi, S);
-  for (int l = 0; l < L; l++)
+  return BERT_OK;
+}
+
+static int check_options(const int64_t *h, const bert_pack_plan_options *o, bert_error *err) {
+  int rc = bert_pack_plan_options_check(o, err);
+  for (int l = 0; l < o->sequence_length && !rc; l++)
     if (h[l] < 0 || h[l] > (INT64_C(1) << 48))
       return bert_error_set(err, BERT_EINVAL, "packing: histogram count %" PRId64 " for length %d is out of range",
                             h[l], l + 1);
-  return BERT_OK;
+  return rc;
 }
 
 int bert_pack_plan_make(const int64_t *histogram, const bert_pack_plan_options *o, bert_pack_plan *p,

@@ -41,6 +41,8 @@ typedef struct bert_pack_plan_options {
 } bert_pack_plan_options;
 
 void bert_pack_plan_options_default(bert_pack_plan_options *o);
+/* L in [2, BERT_PACK_MAX_LENGTH], S in the algorithm's range; the message names the option. */
+int bert_pack_plan_options_check(const bert_pack_plan_options *o, bert_error *err);
 
 typedef struct bert_pack_plan {
   int sequence_length, max_sequences_per_pack;

@@ -14,7 +14,7 @@ static const char *const abbreviations[] = {
     "sec", "para", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue",
     "tues", "thu", "thur", "thurs", "fri", "ave", "blvd", "rd", "hwy", "lb", "lbs", "oz", "qt", "yd", "yds", "mi",
     "km", "cm", "mm", "kg", "hr", "hrs", "min", "mins", "secs", "fl", "dist", "govt", "intl", "natl", "mfg", "repr",
-    "ver", "esp", "incl", "ibid", "resp", "abbr", NULL};
+    "ver", "esp", "incl", "ibid", "resp", "abbr", "sp", "spp", "ssp", "subsp", "cv", "aff", NULL};
 
 /* Capitalised, these usually start a sentence: Punkt's orthographic heuristic (a word seen in
  * lower case and never capitalised mid-sentence) approximated by a list of frequent words. */
@@ -152,12 +152,13 @@ static next_case next_word(const char *p, size_t n, int *common) {
 /* Whether the terminal run text[j, r) followed by whitespace and the word at `next` ends a
  * sentence; `word` is where the word holding the run starts. */
 static int ends_sentence(const char *t, size_t len, size_t word, size_t j, size_t r, size_t next) {
-  for (size_t i = j; i < r; i++)
-    if (t[i] != '.') return 1;
-  kind k = r - j >= 2 ? ELLIPSIS : classify(t + word, j - word);
-  if (k == ORDINARY) return 1;
   int common;
   next_case nc = next_word(t + next, len - next, &common);
+  for (size_t i = j; i < r; i++) /* "Why?" asked he: unlike Punkt, not before a lower-case word */
+    if (t[i] != '.') return nc != NEXT_LOWER;
+  /* "..." and a lone "." (spaced ". . .") are ellipses */
+  kind k = r - j >= 2 || j == word ? ELLIPSIS : classify(t + word, j - word);
+  if (k == ORDINARY) return 1;
   if (k == NUMBER) return nc != NEXT_LOWER;
   return nc == NEXT_UPPER && common;
 }

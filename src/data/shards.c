@@ -2,10 +2,26 @@
 #include "data/shards.h"
 
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/log.h"
+
+int bert_shards_check_inputs(const char *dir, const bert_strlist *inputs, bert_error *err) {
+  char out[PATH_MAX], in[PATH_MAX];
+  if (!realpath(dir, out)) return BERT_OK;
+  for (size_t i = 0; i < inputs->count; i++) {
+    if (!realpath(inputs->items[i], in)) continue; /* reported when it is read */
+    if (!strcmp(dirname(in), out))
+      return bert_error_set(err, BERT_EINVAL, "%s: the output folder holds the input %s; write the output elsewhere",
+                            dir, inputs->items[i]);
+  }
+  return BERT_OK;
+}
 
 void bert_shards_init(bert_shards *s, const char *dir, int64_t per_file, FILE *out, const char *what) {
   memset(s, 0, sizeof *s);
@@ -37,6 +53,19 @@ int bert_shards_end_file(bert_shards *s, bert_error *err) {
   if (!rc && s->out) fprintf(s->out, "Wrote %" PRId64 " %s into %s.\n", s->in_file, s->what, s->path), fflush(s->out);
   s->next++;
   return rc;
+}
+
+int bert_shards_warn_stale(const bert_shards *s) {
+  int stale = 0;
+  char name[64], path[4096];
+  for (uint64_t i = s->next;; i++, stale++) {
+    snprintf(name, sizeof name, "wiki_%03" PRIu64 ".tfrecord", i);
+    if (bert_path_join(path, sizeof path, s->dir, name) || !bert_path_exists(path)) break;
+  }
+  if (stale)
+    bert_warn("%s still holds %d older file(s) from wiki_%03" PRIu64 ".tfrecord on, not written by this run",
+              s->dir, stale, s->next);
+  return stale;
 }
 
 void bert_shards_abandon(bert_shards *s) {

@@ -26,10 +26,16 @@ typedef struct bert_shards {
   bert_strlist written;
 } bert_shards;
 
+/* Refuses an output folder that holds one of the inputs: the outputs could replace inputs still to
+ * be read. A folder that does not exist yet is fine. */
+int bert_shards_check_inputs(const char *dir, const bert_strlist *inputs, bert_error *err);
 void bert_shards_init(bert_shards *s, const char *dir, int64_t per_file, FILE *out, const char *what);
 int bert_shards_write(bert_shards *s, const void *payload, size_t n, bert_error *err);
 /* Commits the open file (if any); the next write starts a new one. */
 int bert_shards_end_file(bert_shards *s, bert_error *err);
+/* After the last file: warns (stderr) when the folder still holds higher-numbered wiki_NNN files
+ * from an earlier run, which a glob over the folder would mix in. Returns how many. */
+int bert_shards_warn_stale(const bert_shards *s);
 /* Drops the open file and removes the files written so far (and their indexes). */
 void bert_shards_abandon(bert_shards *s);
 void bert_shards_free(bert_shards *s);

@@ -104,6 +104,7 @@ static int run(shuffler *sh, const char *output_dir, bert_error *err) {
   bert_progress_finish(&sh->bar);
   sh->rep->files = sh->shards.written.count;
   if (rc) bert_shards_abandon(&sh->shards), sh->rep->files = 0;
+  else bert_shards_warn_stale(&sh->shards);
   bert_shards_free(&sh->shards);
   bert_fetch_free(&sh->fetch);
   return rc;
@@ -118,9 +119,11 @@ int bert_shuffle_dataset(const bert_strlist *inputs, const char *output_dir, con
     return bert_error_set(err, BERT_EINVAL, "buffer size must be >= 0 and records per file >= 1");
   if (inputs->count >= BERT_LOC_MAX_FILES)
     return bert_error_set(err, BERT_ERANGE, "%zu input files are more than %u", inputs->count, BERT_LOC_MAX_FILES);
+  int rc = bert_shards_check_inputs(output_dir, inputs, err);
+  if (rc) return rc;
   double t0 = omp_get_wtime();
   if (out) fprintf(out, "\nInput files: %zu\n\nReading the data.\n", inputs->count);
-  int rc = run(&sh, output_dir, err);
+  rc = run(&sh, output_dir, err);
   free(sh.buf);
   if (!rc && out)
     fprintf(out, "\n-----------------------------------------------------------\n\nTotal time to write data into files: "

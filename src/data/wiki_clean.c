@@ -57,7 +57,7 @@ static inline void putn(bert_strbuf *b, const char *p, size_t n) {
 
 /* Copies src without the spans (sorted here); a span starting inside a dropped one is skipped. */
 static void drop_spans(const char *src, size_t n, spans *a, bert_strbuf *dst) {
-  qsort(a->v, a->n, sizeof *a->v, span_cmp);
+  if (a->n) qsort(a->v, a->n, sizeof *a->v, span_cmp);
   size_t offset = 0;
   for (size_t i = 0; i < a->n; i++) {
     if (offset > a->v[i].s) continue;
@@ -141,6 +141,12 @@ static size_t find_byte(const char *s, size_t n, size_t from, char c) {
   return p ? (size_t)(p - s) : n;
 }
 
+/* The last c in s, or n: a tag opening after it cannot close, so nothing is searched for it. */
+static size_t find_last(const char *s, size_t n, char c) {
+  const char *p = n ? memrchr(s, c, n) : NULL;
+  return p ? (size_t)(p - s) : n;
+}
+
 /* The name right after '<' (and an optional '/'), lower-cased into buf; its end index or 0. */
 static size_t tag_name(const char *s, size_t n, size_t i, int *closing, char *buf, size_t cap) {
   size_t j = i + 1;
@@ -166,25 +172,60 @@ static int in_list(const char *name, const char *const *list) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- input: valid UTF-8 */
+
+/* Length of the valid UTF-8 prefix of s. */
+static size_t utf8_valid(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if ((unsigned char)s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+    if (k <= 0) return i;
+    i += (size_t)k;
+  }
+  return n;
+}
+
+/* Bytes that are not UTF-8 become U+FFFD, so every later stage can rely on valid text. */
+static void pass_utf8(const char *s, size_t n, bert_strbuf *dst) {
+  size_t i = 0;
+  while (i < n) {
+    size_t k = utf8_valid(s + i, n - i);
+    putn(dst, s + i, k);
+    if ((i += k) >= n) break;
+    putn(dst, "\xEF\xBF\xBD", 3);
+    i++;
+  }
+}
+
 /* ---------------------------------------------------------------- pass 0: comments, math, code */
 
-/* <math>/<code> element at i (WikiExtractor's placeholder pattern): its end, else 0. */
-static size_t placeholder_end(const char *s, size_t n, size_t i, const char *name) {
+/* <math>/<code> element at i (WikiExtractor's placeholder pattern): its end, else 0. When the
+ * rest of the page has no closing tag, *none is set so that later openings are not searched. */
+static size_t placeholder_end(const char *s, size_t n, size_t i, const char *name, int *none) {
   size_t j = tag_at(s, n, i, 0, 1, name);
   if (!j || j >= n || (s[j] != '>' && !is_space_ascii((unsigned char)s[j]))) return 0;
   size_t gt = find_byte(s, n, j, '>');
-  if (gt == n) return 0;
+  if (gt == n) {
+    *none = 1;
+    return 0;
+  }
   for (size_t k = find_byte(s, n, gt + 1, '<'); k < n; k = find_byte(s, n, k + 1, '<')) {
     size_t e = tag_at(s, n, k, 1, 1, name);
     if (!e) continue;
     while (e < n && is_space_ascii((unsigned char)s[e])) e++;
     if (e < n && s[e] == '>') return e + 1;
   }
+  *none = 1;
   return 0;
 }
 
 static void pass_comments(const char *s, size_t n, bert_strbuf *dst) {
-  int formulas = 0, codes = 0;
+  int formulas = 0, codes = 0, no_math = 0, no_code = 0; /* set once a closing tag is missing */
   size_t i = 0;
   while (i < n) {
     size_t lt = find_byte(s, n, i, '<');
@@ -195,10 +236,10 @@ static void pass_comments(const char *s, size_t n, bert_strbuf *dst) {
       /* an unclosed comment runs to the end of the page, as in MediaWiki */
       const char *c = memmem(s + i + 4, n - i - 4, "-->", 3);
       i = c ? (size_t)(c - s) + 3 : n;
-    } else if ((e = placeholder_end(s, n, i, "math"))) {
+    } else if (!no_math && (e = placeholder_end(s, n, i, "math", &no_math))) {
       bert_strbuf_printf(dst, "formula_%d", ++formulas);
       i = e;
-    } else if ((e = placeholder_end(s, n, i, "code"))) {
+    } else if (!no_code && (e = placeholder_end(s, n, i, "code", &no_code))) {
       bert_strbuf_printf(dst, "codice_%d", ++codes);
       i = e;
     } else {
@@ -299,8 +340,9 @@ static int image_url(const char *p, size_t n) {
   return 0;
 }
 
-/* "[URL label]" at i: writes the label and returns the end, or 0 when it is no such link. */
-static size_t external_link(const char *s, size_t n, size_t i, bert_strbuf *dst) {
+/* "[URL label]" at i: writes the label and returns the end, or 0 when it is no such link. A
+ * label that meets a line break before its ']' sets *dead there: no '[' before it can succeed. */
+static size_t external_link(const char *s, size_t n, size_t i, bert_strbuf *dst, size_t *dead) {
   size_t j = i + 1, k;
   const char *const *pr = url_protocols;
   for (; *pr; pr++)
@@ -312,22 +354,26 @@ static size_t external_link(const char *s, size_t n, size_t i, bert_strbuf *dst)
   if (j == url) return 0;
   while (j < n && (k = space_char(s + j, n - j))) j += k;
   size_t label = j;
+  if (j < *dead) return 0;
   for (; j < n && s[j] != ']'; j++) {
     unsigned char c = (unsigned char)s[j];
-    if (c <= 0x08 || (c >= 0x0A && c <= 0x1F)) return 0;
+    if (c <= 0x08 || (c >= 0x0A && c <= 0x1F)) break;
   }
-  if (j >= n) return 0;
+  if (j >= n || s[j] != ']') {
+    *dead = j;
+    return 0;
+  }
   if (!image_url(s + label, j - label)) putn(dst, s + label, j - label);
   return j + 1;
 }
 
 static void pass_external_links(const char *s, size_t n, bert_strbuf *dst) {
-  size_t i = 0;
+  size_t i = 0, dead = 0;
   while (i < n) {
     size_t b = find_byte(s, n, i, '[');
     putn(dst, s + i, b - i);
     if ((i = b) >= n) break;
-    size_t e = external_link(s, n, i, dst);
+    size_t e = external_link(s, n, i, dst, &dead);
     if (e) i = e;
     else put(dst, s[i++]);
   }
@@ -539,20 +585,22 @@ static void pass_magic_words(const char *s, size_t n, bert_strbuf *dst) {
 static void quote_pass(const char *s, size_t n, const char *open, const char *close, const char *wrap, int no_quote,
                        bert_strbuf *dst) {
   size_t ol = strlen(open), cl = strlen(close), wl = strlen(wrap), i = 0;
+  size_t dead = 0; /* a search that failed stopped here: openings whose search would reach it fail too */
   while (i < n) {
     const char *m = memmem(s + i, n - i, open, ol);
     size_t at = m ? (size_t)(m - s) : n;
     putn(dst, s + i, at - i);
     if ((i = at) >= n) break;
     size_t j = i + ol, found = n;
-    for (; j + cl <= n; j++) {
+    for (; j + cl <= n && j >= dead; j++) {
       if (!memcmp(s + j, close, cl)) {
         found = j;
         break;
       }
       if (no_quote ? s[j] == '"' : s[j] == '\n') break;
     }
-    if (found == n) {
+    if (found == n) { /* keeps the pass linear on lines full of unmatched quotes */
+      if (j > dead) dead = j;
       put(dst, s[i++]);
       continue;
     }
@@ -591,35 +639,37 @@ static const char *const discard_tags[] = {
     "option", "textarea", "ul", "li", "ol", "dl", "dt", "dd", "menu", "dir", "ref", "references", "img", "imagemap",
     "source", "small", "score", "graph", "mapframe", "maplink", "templatedata", "inputbox", "categorytree", NULL};
 
-/* The end of a droppable tag at i (self-closing, or the opening/closing of an ignored tag), else 0. */
-static size_t droppable_tag(const char *s, size_t n, size_t i) {
+/* The end of a droppable tag at i (self-closing, or the opening/closing of an ignored tag), else
+ * 0. *next_gt caches the next '>' (positions only grow), so the pass stays linear. */
+static size_t droppable_tag(const char *s, size_t n, size_t i, size_t *next_gt) {
   char name[32];
   int closing;
   size_t j = tag_name(s, n, i, &closing, name, sizeof name);
   if (!j) return 0;
+  int ignored = in_list(name, ignored_tags);
   if (closing) {
-    if (!in_list(name, ignored_tags)) return 0;
+    if (!ignored) return 0;
     while (j < n && is_space_ascii((unsigned char)s[j])) j++;
     return j < n && s[j] == '>' ? j + 1 : 0;
   }
-  size_t gt = find_byte(s, n, j, '>');
+  int self_closing = in_list(name, self_closing_tags);
+  if (!ignored && !self_closing) return 0;
+  if (*next_gt < j) *next_gt = find_byte(s, n, j, '>');
+  size_t gt = *next_gt;
   if (gt == n) return 0;
-  if (in_list(name, ignored_tags) && !is_space_ascii((unsigned char)s[i + 1])) return gt + 1;
-  if (in_list(name, self_closing_tags)) {
-    size_t b = gt;
-    while (b > j && is_space_ascii((unsigned char)s[b - 1])) b--;
-    if (b > j && s[b - 1] == '/') return gt + 1;
-  }
-  return 0;
+  if (ignored && !is_space_ascii((unsigned char)s[i + 1])) return gt + 1;
+  size_t b = gt;
+  while (b > j && is_space_ascii((unsigned char)s[b - 1])) b--;
+  return self_closing && b > j && s[b - 1] == '/' ? gt + 1 : 0;
 }
 
 static void pass_tags(const char *s, size_t n, bert_strbuf *dst) {
-  size_t i = 0;
+  size_t i = 0, next_gt = 0;
   while (i < n) {
     size_t lt = find_byte(s, n, i, '<');
     putn(dst, s + i, lt - i);
     if ((i = lt) >= n) break;
-    size_t e = droppable_tag(s, n, i);
+    size_t e = droppable_tag(s, n, i, &next_gt);
     if (e) i = e;
     else put(dst, s[i++]);
   }
@@ -637,7 +687,8 @@ static void pass_discard(const char *s, size_t n, bert_strbuf *dst, spans *sp) {
   size_t open_at[NTAGS][64];
   int depth[NTAGS] = {0};
   sp->n = 0;
-  for (size_t i = find_byte(s, n, 0, '<'); i < n; i = find_byte(s, n, i + 1, '<')) {
+  size_t last_gt = find_last(s, n, '>');
+  for (size_t i = find_byte(s, n, 0, '<'); i < n && last_gt != n && i < last_gt; i = find_byte(s, n, i + 1, '<')) {
     char name[32];
     int closing, tag = -1;
     size_t j = tag_name(s, n, i, &closing, name, sizeof name);
@@ -772,7 +823,7 @@ static void emit(compactor *c, const char *p, size_t n, int period) {
 static int section(const char *p, size_t n, const char **title, size_t *title_len) {
   size_t run = 0;
   while (run < n && p[run] == '=') run++;
-  for (size_t k = run; k >= 2; k--) {
+  for (size_t k = run < 32 ? run : 32; k >= 2; k--) { /* bounded: a line of '=' stays linear */
     size_t a = k;
     while (a < n && is_space_ascii((unsigned char)p[a])) a++;
     for (size_t q = a; q + k <= n; q++) {
@@ -875,6 +926,7 @@ long bert_wiki_clean(const char *wikitext, size_t len, const bert_wiki_namespace
     call;                          \
     done_pass(&p, d);              \
   } while (0)
+  if (utf8_valid(p.cur, p.len) < p.len) PASS(pass_utf8(p.cur, p.len, d));
   PASS(pass_comments(p.cur, p.len, d));
   PASS(pass_templates(p.cur, p.len, d, &sp));
   PASS(pass_tables(p.cur, p.len, d, &sp));

@@ -68,15 +68,16 @@ struct bert_wiki_dump {
 
 /* ---------------------------------------------------------------- input */
 
-static int fail_io(bert_wiki_dump *d, int code, const char *fmt, const char *what) {
-  d->io_rc = bert_error_set(&d->io_err, code, fmt, d->path, what);
+/* Records an input error; it stays (io_rc) so that every later read reports it. */
+static int fail_io(bert_wiki_dump *d, int code, const char *what) {
+  d->io_rc = bert_error_set(&d->io_err, code, "%s: %s", d->path, what);
   return d->io_rc;
 }
 
 static int read_file_chunk(bert_wiki_dump *d, uint8_t *dst, size_t cap, size_t *got) {
   *got = fread(dst, 1, cap, d->f);
   if (*got < cap) {
-    if (ferror(d->f)) return fail_io(d, BERT_EIO, "%s: read failed: %s", strerror(errno));
+    if (ferror(d->f)) return fail_io(d, BERT_EIO, strerror(errno));
     d->file_eof = 1;
   }
   return 0;
@@ -226,7 +227,7 @@ static int fill_bz(bert_wiki_dump *d) {
       if (!more_input) return 0; /* every stream ended cleanly */
       memset(&d->bzs, 0, sizeof d->bzs);
       if (BZ2_bzDecompressInit(&d->bzs, 0, 0) != BZ_OK)
-        return fail_io(d, BERT_ENOMEM, "%s: cannot start the bzip2 decoder%s", "");
+        return fail_io(d, BERT_ENOMEM, "cannot start the bzip2 decoder");
       d->bz_active = 1;
     }
     d->bzs.next_in = (char *)d->cin + d->cin_pos;
@@ -243,12 +244,15 @@ static int fill_bz(bert_wiki_dump *d) {
       BZ2_bzDecompressEnd(&d->bzs);
       d->bz_active = 0;
       uint64_t at = d->cin_base + d->cin_pos;
+      /* a damaged block is only noticed at its end (its CRC): the offset is where that happened */
       return d->io_rc = bert_error_set(&d->io_err, BERT_EFORMAT,
-                                       "%s: compressed byte offset %" PRIu64 " (after %" PRIu64 " bytes of XML): %s",
-                                       d->path, at, d->base + d->len,
+                                       "%s: %s, detected at compressed byte offset %" PRIu64 " (after %" PRIu64
+                                       " bytes of XML)",
+                                       d->path,
                                        rc == BZ_DATA_ERROR_MAGIC ? "data that is not a bzip2 stream"
                                        : rc == BZ_MEM_ERROR      ? "out of memory in the bzip2 decoder"
-                                                                 : "corrupt bzip2 data");
+                                                                 : "corrupt bzip2 data",
+                                       at, d->base + d->len);
     } else if (!produced && d->cin_pos == d->cin_len && d->file_eof) {
       return d->io_rc = bert_error_set(&d->io_err, BERT_EFORMAT,
                                        "%s: truncated bzip2 stream: the file ends at compressed byte offset %" PRIu64
@@ -595,7 +599,8 @@ static int attribute(bert_wiki_dump *d, const char *elem, bert_error *err) {
 }
 
 static const char *parent(const bert_wiki_dump *d, int up) {
-  return d->depth - 1 - up >= 0 ? d->names[d->depth - 1 - up] : "";
+  int i = d->depth - 1 - up;
+  return i >= 0 && i < MAX_DEPTH ? d->names[i] : "";
 }
 
 static void begin_capture(bert_wiki_dump *d, capture c, size_t limit) {

@@ -4,7 +4,9 @@
  * Only the dump subset is parsed: elements, attributes, the five predefined entities and
  * character references, comments, processing instructions and CDATA. Of each <page> it keeps the
  * title, namespace, id, redirect flag and the text of its last revision; of <siteinfo> the base
- * URL and the namespace names. Malformed XML, a corrupt or truncated bzip2 stream and oversized
+ * URL and the namespace names. Multistream bzip2 (Wikimedia's dumps) is decoded in parallel, the
+ * whole streams of an 8 MB window at a time, as OpenMP tasks (in parallel when the reader runs
+ * inside a team). Malformed XML, a corrupt or truncated bzip2 stream and oversized
  * pages are errors naming the file, the XML line and byte offset (and the compressed byte offset
  * for .bz2 input). */
 #ifndef BERT_DATA_WIKI_DUMP_H

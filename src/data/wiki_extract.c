@@ -181,8 +181,11 @@ static void namespaces_ready(run *r) {
 }
 
 static int extract_loop(run *r, batch *b[2], bert_error *err) {
-  read_batch(r, b[0]);
   int threads = r->o->threads > 0 ? r->o->threads : omp_get_max_threads();
+  /* in a team, so that multistream bzip2 input is decoded in parallel from the start */
+#pragma omp parallel num_threads(threads)
+#pragma omp single
+  read_batch(r, b[0]);
   for (int cur = 0;; cur ^= 1) {
     batch *now_b = b[cur], *next_b = b[cur ^ 1];
     if (now_b->rc < 0) {

@@ -39,7 +39,7 @@ typedef struct pipeline {
   const bert_wikipedia_options *o;
   char dir[ST_COUNT][4096];  /* each stage's output folder */
   char done[ST_COUNT][4096]; /* its done-file */
-  char key[ST_COUNT][1024];  /* its settings */
+  char key[ST_COUNT][4608];  /* its settings */
   char summary[512];         /* what the stage that just ran did */
   uint64_t bytes;            /* its input bytes */
 } pipeline;
@@ -59,7 +59,7 @@ static int stage_done(const pipeline *p, int s) {
   /* the unshuffled packs are deleted once shuffled: pack stays done while shuffle is */
   int output = bert_path_exists(p->dir[s]) || (s == ST_PACK && stage_done(p, ST_SHUFFLE));
   if (!output || bert_file_read(p->done[s], &text, &n, NULL)) return 0;
-  char want[1100];
+  char want[4700];
   snprintf(want, sizeof want, "key: %s\n", p->key[s]);
   int same = !strncmp(text, want, strlen(want));
   free(text);
@@ -312,8 +312,9 @@ static int set_keys(pipeline *p, bert_error *err) {
   if (stat(p->dump, &dump)) return bert_error_set(err, BERT_EIO, "%s: %s", p->dump, strerror(errno));
   if (stat(o->vocab, &vocab))
     return bert_error_set(err, BERT_EIO, "%s: vocabulary not found (give --vocab): %s", o->vocab, strerror(errno));
+  char real[4096];
   snprintf(p->key[ST_EXTRACT], sizeof p->key[0], "dump=%s size=%lld mtime=%lld file_bytes=%" PRIu64 " redirects=%d",
-           p->dump, (long long)dump.st_size, (long long)dump.st_mtime, o->file_bytes, !o->skip_redirects);
+           realpath(p->dump, real) ? real : p->dump, (long long)dump.st_size, (long long)dump.st_mtime, o->file_bytes, !o->skip_redirects);
   snprintf(p->key[ST_PREPROCESS], sizeof p->key[0], "small_files=%d max_len=%" PRId64, o->small_files,
            o->small_files ? o->max_len : 0);
   snprintf(p->key[ST_CREATE], sizeof p->key[0],
@@ -376,7 +377,7 @@ int bert_wikipedia_run(const char *dump, const char *outdir, const bert_wikipedi
     rc = mark_done(p, s, secs, err);
     if (!rc && s == ST_SHUFFLE) rc = remove_dir(p->dir[ST_PACK], err); /* as the reference's pack_<L>.sh */
   }
-  if (rc) bert_error_prefix(err, "%s stage: ", report->stages ? stage_names[report->stages - 1] : "setup");
+  if (rc && report->stages) bert_error_prefix(err, "%s stage: ", stage_names[report->stages - 1]);
   free(p);
   return rc;
 }

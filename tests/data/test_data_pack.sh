@@ -81,6 +81,9 @@ n=$(wc -l <"$T/nnlshp-1/wiki_000.index")
 [ "$(wc -l <"$T/files/wiki_000.index")" = 3000 ] && [ "$(wc -l <"$T/files/wiki_001.index")" = 3000 ] || fail "3000 per file"
 cat "$T"/files/wiki_*.tfrecord | cmp - "$T/nnlshp-1/wiki_000.tfrecord" || fail "split output differs"
 grep -q "^Wrote 3000 packs into $T/files/wiki_001.tfrecord.$" "$T/log" || fail "per-file line"
+# a later, smaller run into the same folder warns about the files it did not replace
+pack --input-files "$T/u0.tfrecord" --output-dir "$T/files" --packs-per-file 3000 >/dev/null 2>"$T/err"
+grep -q "still holds 2 older file(s) from wiki_001.tfrecord on" "$T/err" || fail "no warning about older files: $(cat "$T/err")"
 # Dropping the rounding remainder: fewer sequences, every pack still exact.
 pack --input-files "$T/u*.tfrecord" --output-dir "$T/drop" --drop-unpacked-remainder True >"$T/log"
 grep -Eq '^Number of sequences dropped:  [1-9][0-9]*$' "$T/log" || fail "nothing dropped"
@@ -134,6 +137,8 @@ expect_error 1 "trunc.tfrecord: record 24 at byte offset 19629: truncated record
 expect_error 1 "not a valid tf.train.Example\|CRC mismatch\|truncated" \
   pack --input-files data/sample_text.txt --output-dir "$T/e"
 [ ! -e "$T/e" ] || [ -z "$(ls "$T/e")" ] || fail "a failed run left files in the output folder"
+expect_error 1 "the output folder holds the input $T/files/wiki_000.tfrecord" \
+  pack --input-files "$T/files/*.tfrecord" --output-dir "$T/files/"
 touch "$T/file"
 expect_error 1 "$T/file" pack --input-files data/sample_text.tfrecord --output-dir "$T/file"
 expect_error 2 "unknown packing algorithm 'best'" pack --input-files data/sample_text.tfrecord --output-dir "$T/e" --algorithm best

@@ -74,6 +74,8 @@ expect_error 1 "stale.tfrecord: record at byte offset 1700: length CRC mismatch"
 head -c 20000 data/sample_text.tfrecord >"$T/trunc.tfrecord"
 expect_error 1 "trunc.tfrecord: record 24 at byte offset 19629: truncated record" \
   shuffle --input-files "$T/trunc.tfrecord" --output-dir "$T/e"
+expect_error 1 "the output folder holds the input $T/p/wiki_000.tfrecord" \
+  shuffle --input-files "$T/p/*.tfrecord" --output-dir "$T/p"
 touch "$T/file"
 expect_error 1 "$T/file" shuffle --input-files data/sample_text.tfrecord --output-dir "$T/file"
 expect_error 2 "--input-files and --output-dir are required" shuffle --output-dir "$T/e"

@@ -11,6 +11,7 @@
 #include "data/nnls.h"
 #include "data/packed.h"
 #include "data/packing.h"
+#include "data/tfrecord.h"
 #include "test_util.h"
 
 /* ---------------------------------------------------------------- NNLS */
@@ -273,6 +274,57 @@ static void fill(bert_unpacked *u, int len, int masked, int64_t first_id, int64_
   for (int j = 0; j < masked; j++) u->mpos[j] = 1 + j, u->mids[j] = 2000 + j;
 }
 
+/* The direct encoder writes what protobuf-c writes for the same features. */
+static int encoded_like_protobuf_c(const bert_packed *p, const uint8_t *got, size_t n) {
+  bert_example_builder b;
+  bert_error err;
+  const char *const *f = bert_packed_feature_names;
+  size_t L = (size_t)p->L, M = (size_t)p->slots, S = (size_t)p->S;
+  bert_example_builder_init(&b);
+  bert_example_add_int64(&b, f[0], p->input_ids, L, &err), bert_example_add_int64(&b, f[1], p->input_mask, L, &err);
+  bert_example_add_int64(&b, f[2], p->segment_ids, L, &err), bert_example_add_int64(&b, f[3], p->position_ids, L, &err);
+  bert_example_add_int64(&b, f[4], p->mlm_positions, M, &err), bert_example_add_int64(&b, f[5], p->mlm_ids, M, &err);
+  bert_example_add_float(&b, f[6], p->mlm_mask, M, &err), bert_example_add_int64(&b, f[7], p->nsp_labels, S, &err);
+  bert_example_add_float(&b, f[8], p->nsp_mask, S, &err);
+  static uint8_t want[1 << 16];
+  size_t m;
+  return bert_example_encode(&b, want, sizeof want, &m, &err) == 0 && m == n && !memcmp(want, got, n);
+}
+
+/* The direct decoder of unpacked records reads what protobuf-c reads (the reference's sample). */
+static void test_fast_decode(void) {
+  bert_tfrecord_reader r;
+  bert_unpacked u;
+  bert_error err;
+  const uint8_t *data;
+  size_t size;
+  int64_t v[128];
+  int records = 0, same = 1;
+  CHECK(bert_unpacked_init(&u, 128, 20, &err) == 0);
+  CHECK(bert_tfrecord_reader_open(&r, "data/sample_text.tfrecord", 1, &err) == 0);
+  while (bert_tfrecord_read(&r, &data, &size, &err) > 0) {
+    bert_example ex;
+    CHECK(bert_unpacked_decode(&u, 128, 20, data, size, &err) == 0);
+    CHECK(bert_example_decode(&ex, data, size, &err) == 0);
+    static const char *names[5] = {"input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids"};
+    const int64_t *got[5] = {u.ids, u.mask, u.seg, u.mpos, u.mids};
+    for (int f = 0; f < 5; f++) {
+      size_t n = f < 3 ? 128 : 20;
+      same &= bert_example_get_int64(&ex, names[f], v, n, &err) == 0 && !memcmp(v, got[f], n * sizeof *v);
+    }
+    same &= bert_example_get_int64(&ex, "next_sentence_labels", v, 1, &err) == 0 && v[0] == u.nsp;
+    int len = 0;
+    for (int i = 0; i < 128; i++) len += u.mask[i] == 1;
+    same &= len == u.len;
+    bert_example_free(&ex);
+    records++;
+  }
+  CHECK(records == 45);
+  CHECK_MSG(same, "the direct decoder and protobuf-c disagree on data/sample_text.tfrecord");
+  bert_tfrecord_reader_close(&r);
+  bert_unpacked_free(&u);
+}
+
 static void test_packed_layout(void) {
   bert_unpacked u;
   bert_packed p;
@@ -298,6 +350,12 @@ static void test_packed_layout(void) {
   uint8_t buf[4096];
   size_t n;
   CHECK(bert_packed_encode(&p, buf, sizeof buf, &n, &err) == 0 && n <= bert_packed_max_size(&p));
+  CHECK(encoded_like_protobuf_c(&p, buf, n));
+  p.input_ids[9] = -5, p.mlm_ids[5] = INT64_MIN; /* 10-byte varints */
+  uint8_t neg[4096];
+  size_t nn;
+  CHECK(bert_packed_encode(&p, neg, sizeof neg, &nn, &err) == 0 && encoded_like_protobuf_c(&p, neg, nn));
+  CHECK(bert_packed_encode(&p, neg, 100, &nn, &err) == BERT_ERANGE);
   bert_example ex;
   CHECK(bert_example_decode(&ex, buf, n, &err) == 0);
   CHECK(bert_example_feature_count(&ex) == BERT_PACKED_FEATURES);
@@ -356,6 +414,7 @@ int main(void) {
   test_random_histograms();
   test_wikipedia();
   test_plan_errors();
+  test_fast_decode();
   test_packed_layout();
   test_unpacked_errors();
   return test_summary("test_packing");

@@ -50,7 +50,11 @@ static void numbers(void) {
 
 static void quotes_and_brackets(void) {
   expect("He said \"Stop.\" Then he left.", "He said \"Stop.\" | Then he left.");
-  expect("She asked \"Why?\" and waited.", "She asked \"Why?\" | and waited.");
+  expect("She asked \"Why?\" and waited.", "She asked \"Why?\" and waited.");
+  expect("\"Why?\" asked the Guru. He left.", "\"Why?\" asked the Guru. | He left.");
+  expect("Yahoo! is a company. Really!", "Yahoo! is a company. | Really!");
+  expect("Toads (\"Bufo spp.\") have no teeth.", "Toads (\"Bufo spp.\") have no teeth.");
+  expect("mentioned in any of [the] . . . surviving memos.", "mentioned in any of [the] . . . surviving memos.");
   expect("It is large (see above.) Next we turn to size.", "It is large (see above.) | Next we turn to size.");
   expect("\u201cHello.\u201d She smiled.", "\u201cHello.\u201d | She smiled.");
   expect("It ended in (1990). After that, peace.", "It ended in (1990). | After that, peace.");

@@ -56,6 +56,7 @@ static void formatting(void) {
   expect("E = <math>mc^{2}</math> and <code>x</code>.", "E = formula_1 and codice_1.\n");
   expect("a <small>tiny</small> b\tc   d.... e,, f,.", "a b c d... e, f.\n");
   expect("<gallery>\nA.jpg\n</gallery>After", "After\n");
+  expect("bad \xC3 byte \xFF\xFE ok \xC3\xA9", "bad \xEF\xBF\xBD byte \xEF\xBF\xBD\xEF\xBF\xBD ok \xC3\xA9\n");
 }
 
 static void structure(void) {

@@ -39,6 +39,15 @@ extract "$T/vi.xml.bz2" "$T/bz" --threads 1
 cmp "$T/plain/AA/wiki_00" "$T/bz/AA/wiki_00"
 extract "$T/vi.xml.bz2" "$T/bz4" --threads 4
 cmp "$T/plain/AA/wiki_00" "$T/bz4/AA/wiki_00"
+# multistream, as Wikimedia's dumps: one stream for the header, one per page, one for the end
+$PY - "$VI/test.xml" "$T/multi.xml.bz2" <<'EOF'
+import bz2, sys
+data = open(sys.argv[1], "rb").read()
+cuts = [0] + [i for i in range(len(data)) if data.startswith(b"  <page>", i)] + [len(data)]
+open(sys.argv[2], "wb").write(b"".join(bz2.compress(data[a:b]) for a, b in zip(cuts, cuts[1:])))
+EOF
+extract "$T/multi.xml.bz2" "$T/multi" --threads 2
+cmp "$T/plain/AA/wiki_00" "$T/multi/AA/wiki_00"
 extract "$VI/test.xml" "$T/small" --bytes 20K
 [ "$(find "$T/small" -type f | wc -l)" -gt 3 ] || fail "--bytes 20K: $(find "$T/small" -type f)"
 cat "$T"/small/AA/wiki_* | cmp - "$T/plain/AA/wiki_00"
@@ -59,7 +68,7 @@ expect_error 1 "cut.xml.bz2: truncated bzip2 stream: the file ends at compressed
 [ ! -e "$T/cut/AA/wiki_00" ] || fail "a failed extraction left an output file"
 $PY -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[5000] ^= 0xFF; open(sys.argv[2], "wb").write(d)' \
   "$T/vi.xml.bz2" "$T/bad.xml.bz2"
-expect_error 1 "bad.xml.bz2: compressed byte offset [0-9]* (after [0-9]* bytes of XML): corrupt bzip2 data" \
+expect_error 1 "bad.xml.bz2: corrupt bzip2 data, detected at compressed byte offset [0-9]* (after [0-9]* bytes of XML)" \
   "$BIN" data wiki-extract "$T/bad.xml.bz2" "$T/bad"
 head -c 200000 "$VI/test.xml" >"$T/cut.xml"
 expect_error 1 "cut.xml: line 1[0-9]* (XML byte offset 199999): unexpected end of the XML inside <text> opened at line" \
@@ -143,8 +152,9 @@ for f in "$T"/wp/128/*.tfrecord; do
   records=$((records + n))
 done
 [ "$records" -gt 100 ] || fail "only $records records"
-"$BIN" data inspect "$T/wp/128/wiki_0.tfrecord" --vocab "$VOCAB" --records 1 | grep -q '^    text: \[CLS\] ' \
-  || fail "inspect shows no text"
+# (into a file first: with pipefail, grep -q closing the pipe early would fail the command)
+"$BIN" data inspect "$T/wp/128/wiki_0.tfrecord" --vocab "$VOCAB" --records 1 >"$T/insp"
+grep -q '^    text: \[CLS\]' "$T/insp" || fail "inspect shows no text"
 sums() { find "$T/wp/128" "$T/wp/text" "$T/wp/sentences" -type f -exec md5sum {} + | sort; }
 sums >"$T/sums1"
 
@@ -166,6 +176,18 @@ wp --seed 7 2>"$T/log4"
 grep -q "wikipedia: extract: already done" "$T/log4" && grep -q "wikipedia: create -> " "$T/log4" \
   || fail "--seed 7 did not rerun create: $(cat "$T/log4")"
 ! cmp -s "$T/wp/128/wiki_0.tfrecord" <(grep -v . /dev/null) || fail "empty output"
+
+# --pack: pack + shuffle (bert data pack / shuffle) after the stages already done
+wp --seed 7 --pack 2>"$T/log5" || fail "--pack: $(cat "$T/log5")"
+grep -q "wikipedia: index: already done" "$T/log5" && grep -q "wikipedia: pack -> " "$T/log5" \
+  && grep -q "wikipedia: shuffle -> " "$T/log5" || fail "--pack stages: $(cat "$T/log5")"
+[ -f "$T/wp/packed_128/wiki_000.tfrecord" ] && [ -f "$T/wp/packed_128/wiki_000.index" ] || fail "no packed output"
+[ ! -e "$T/wp/packed_unshuffled_128" ] || fail "the unshuffled packs were not removed"
+"$BIN" data inspect "$T/wp/packed_128/wiki_000.tfrecord" --records 1 >"$T/insp"
+grep -q '^  packed_input_ids (int64_list, 128):' "$T/insp" || fail "packed records"
+wp --seed 7 --pack 2>"$T/log6"
+grep -q "wikipedia: pack: already done" "$T/log6" && grep -q "wikipedia: shuffle: already done" "$T/log6" \
+  || fail "second --pack run: $(cat "$T/log6")"
 
 expect_error 2 "are required" "$BIN" data wikipedia "$T/vi.xml.bz2" "$T/wp2" --sequence-length 128
 expect_error 1 "no-such.xml" "$BIN" data wikipedia "$T/no-such.xml" "$T/wp3" --sequence-length 128 --mask-tokens 20

@@ -259,6 +259,11 @@ static int compare(ctx *c, int allow_dropped) {
   return 0;
 }
 
+static void free_keys(keys *k) {
+  for (size_t i = 0; i < k->n; i++) free(k->items[i]);
+  free(k->items);
+}
+
 int main(int argc, char **argv) {
   ctx c = {0};
   const char *schema_file = NULL;
@@ -277,7 +282,9 @@ int main(int argc, char **argv) {
     if (read_originals(&c, argv[a])) return 1;
   for (a++; a < argc; a++)
     if (read_packed(&c, argv[a], schema_file ? schema : NULL)) return 1;
-  if (compare(&c, allow_dropped)) return 1;
+  int bad = compare(&c, allow_dropped);
+  free_keys(&c.originals), free_keys(&c.unpacked);
+  if (bad) return 1;
   printf("packs %" PRIu64 " sequences %" PRIu64 " masked %" PRIu64 " efficiency %.4f max_per_pack %d\n", c.packs,
          c.sequences, c.masked, c.packs ? (double)c.tokens / ((double)c.packs * c.L) : 0.0, c.max_per_pack);
   return 0;
