@@ -73,6 +73,8 @@ int bert_dist_allreduce_mean(const bert_dist *d, float *buf, size_t n, bert_erro
   float inv = 1.0f / (float)d->world;
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
   for (size_t i = 0; i < n; i++) buf[i] *= inv;
+#else
+  (void)buf, (void)n, (void)err;
 #endif
   return BERT_OK;
 }
@@ -119,6 +121,8 @@ int bert_dist_agree(const bert_dist *d, int rc, bert_error *err) {
   MPI_Allreduce(mine, first, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD);
   if (first[0] == INT_MAX) return BERT_OK;
   if (first[0] != d->rank) return bert_error_set(err, first[1], "rank %d failed", first[0]);
+#else
+  (void)err;
 #endif
   return rc;
 }

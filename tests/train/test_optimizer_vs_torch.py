@@ -29,7 +29,7 @@ import safetensors_py  # noqa: E402
 
 TOOL = os.path.join(os.environ.get("BERT_BUILD", "build"), "tests", "tool_optimizer")
 EPS, MAX_WEIGHT_NORM, WD = 1e-6, 65500.0, 0.01
-LRS = [0.004, 0.006, 0.005, 0.003, 0.0045, 0.002]
+LRS = [0.004, 0.006, 0.005, 0.003, 0.0045, 0.002, 0.0035, 0.001, 0.0025, 0.003]  # ten steps
 GRAD_SCALE = 1.0 / 48.0  # e.g. GA 3 x loss scaling 16 folded into one factor
 failures = []
 
