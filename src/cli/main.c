@@ -12,7 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"data", cmd_data, "TFRecord tools: create pretraining data from text, index, inspect"},
+    {"data", cmd_data, "data pipeline: create, index, inspect, pack, shuffle, wiki-extract, wiki-preprocess, wikipedia"},
     {"pretrain", cmd_pretrain, "pretrain BERT (MLM + NSP) with the reference's configs; MPI ranks under mpirun"},
     {"infer", cmd_infer, "run a model (base, pretraining, QA or token-classification head) on JSONL input"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text lines into JSON lines of tokens, ids and byte offsets"},
