@@ -8,7 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 say() { echo "FAIL: $*"; fail=1; }
-MPI=(mpirun --allow-run-as-root --oversubscribe -np 2)
+source "$(dirname "$0")/mpi.sh"
+MPI=("${MPIRUN[@]}" -np 2)
 common=(--config demo_tiny_128 --disable-progress-bar --gradient-accumulation 4 --random-seed 11
         --input-files data/sample_text.tfrecord)
 
