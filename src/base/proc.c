@@ -1,6 +1,8 @@
 /* base/proc: shell commands with captured output (see proc.h). */
 #include "base/proc.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,12 +21,6 @@ static volatile sig_atomic_t interrupted_by;
 static void forward_signal(int sig) {
   interrupted_by = sig;
   if (child_group > 0) kill(-(pid_t)child_group, sig);
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static size_t name_length(const char *entry) {
@@ -89,7 +85,7 @@ static void collect(pid_t pid, int fds[2], const bert_proc_options *opt, bert_pr
     int ready = poll(p, 2, 200);
     for (int i = 0; i < 2 && ready > 0; i++)
       if (p[i].revents && !drain(fds[i], bufs[i], opt ? opt->echo : NULL)) close(fds[i]), fds[i] = -1;
-    double t = now_seconds();
+    double t = bert_seconds();
     if (opt && opt->timeout > 0 && !res->timed_out && t - start > opt->timeout) {
       res->timed_out = 1, kill_at = t + 5;
       kill(-pid, SIGTERM);
@@ -131,11 +127,11 @@ int bert_proc_run(const char *command, const bert_proc_options *opt, bert_proc_r
   child_group = pid;
   sigaction(SIGINT, &forward, &old_int);
   sigaction(SIGTERM, &forward, &old_term);
-  double start = now_seconds();
+  double start = bert_seconds();
   int fds[2] = {po[0], pe[0]};
   collect(pid, fds, opt, res, start);
   wait_child(pid, res);
-  res->seconds = now_seconds() - start;
+  res->seconds = bert_seconds() - start;
   child_group = 0;
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);

@@ -1,15 +1,11 @@
 #include "base/progress.h"
 
+#include "base/clock.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void bert_progress_init(bert_progress *p, const char *label, uint64_t total, const char *unit, double scale,
                         int enabled) {
@@ -19,7 +15,7 @@ void bert_progress_init(bert_progress *p, const char *label, uint64_t total, con
   p->scale = scale > 0 ? scale : 1.0;
   p->total = total;
   p->enabled = enabled < 0 ? isatty(STDERR_FILENO) : enabled;
-  p->start = now_seconds();
+  p->start = bert_seconds();
 }
 
 static void draw(const bert_progress *p, double now) {
@@ -44,7 +40,7 @@ static void draw(const bert_progress *p, double now) {
 void bert_progress_set(bert_progress *p, uint64_t done) {
   p->done = done;
   if (!p->enabled) return;
-  double now = now_seconds();
+  double now = bert_seconds();
   if (now - p->last_draw < 0.1) return;
   p->last_draw = now;
   draw(p, now);
@@ -54,6 +50,6 @@ void bert_progress_add(bert_progress *p, uint64_t delta) { bert_progress_set(p, 
 
 void bert_progress_finish(bert_progress *p) {
   if (!p->enabled) return;
-  draw(p, now_seconds());
+  draw(p, bert_seconds());
   fputc('\n', stderr);
 }

@@ -11,17 +11,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/strbuf.h"
 #include "data/nnls.h"
 
 static const char *algorithm_names[] = {"nnlshp", "spfhp", "lpfhp"};
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int bert_pack_algorithm_parse(const char *name, bert_pack_algorithm *out, bert_error *err) {
   for (int i = 0; i < 3; i++)
@@ -162,9 +157,9 @@ static int nnlshp_mixture(bert_pack_plan *p, const bert_pack_plan *all, const en
     rc = packing_matrix(all, w0, &a, &cs, &rows, &vals, err);
   }
   bert_nnls_result nr = {0};
-  double t0 = now_seconds();
+  double t0 = bert_seconds();
   if (!rc) rc = bert_nnls(&a, b, mix, 0, &nr, err);
-  p->solve_seconds = now_seconds() - t0;
+  p->solve_seconds = bert_seconds() - t0;
   p->nnls_iterations = nr.iterations, p->nnls_converged = nr.converged;
   if (!rc) {
     residual_of(all, mix, p->histogram, res_float);
@@ -234,7 +229,7 @@ int bert_pack_plan_make(const int64_t *histogram, const bert_pack_plan_options *
   memset(p, 0, sizeof *p);
   int rc = check_options(histogram, o, err);
   if (rc) return rc;
-  double t0 = now_seconds();
+  double t0 = bert_seconds();
   size_t L = (size_t)o->sequence_length;
   p->sequence_length = o->sequence_length, p->max_sequences_per_pack = o->max_sequences_per_pack;
   p->algorithm = o->algorithm, p->drop_unpacked_remainder = o->drop_unpacked_remainder;
@@ -250,11 +245,11 @@ int bert_pack_plan_make(const int64_t *histogram, const bert_pack_plan_options *
   if (o->algorithm == BERT_PACK_NNLSHP) {
     rc = plan_nnlshp(p, err);
   } else {
-    double t1 = now_seconds();
+    double t1 = bert_seconds();
     rc = o->algorithm == BERT_PACK_SPFHP ? bert_pack_spfhp(histogram, p, err) : bert_pack_lpfhp(histogram, p, err);
-    p->solve_seconds = now_seconds() - t1;
+    p->solve_seconds = bert_seconds() - t1;
   }
-  p->plan_seconds = now_seconds() - t0;
+  p->plan_seconds = bert_seconds() - t0;
   if (rc) bert_pack_plan_free(p);
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -57,12 +58,6 @@ typedef struct run {
   writer w;
   bert_progress progress;
 } run;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* WikiExtractor's article test: namespace 0, or for dumps without <ns> a title without a
  * namespace prefix (w:, wikt:, wiktionary: excepted). */
@@ -211,7 +206,7 @@ static int extract_loop(run *r, batch *b[2], bert_error *err) {
 
 int bert_wiki_extract(const char *dump, const char *outdir, const bert_wiki_extract_options *o,
                       bert_wiki_extract_stats *stats, bert_error *err) {
-  double t0 = now();
+  double t0 = bert_seconds();
   memset(stats, 0, sizeof *stats);
   if (o->file_bytes < 1) return bert_error_set(err, BERT_EINVAL, "the output file size must be positive");
   run r = {.o = o, .stats = stats, .w = {.outdir = outdir, .max_bytes = o->file_bytes}};
@@ -237,6 +232,6 @@ int bert_wiki_extract(const char *dump, const char *outdir, const bert_wiki_extr
   free(b[1]);
   free((void *)r.ns.names);
   bert_wiki_dump_close(r.dump);
-  stats->seconds = now() - t0;
+  stats->seconds = bert_seconds() - t0;
   return rc;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <utf8proc.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "data/sentence_split.h"
@@ -18,12 +19,6 @@
 
 void bert_wiki_preprocess_options_default(bert_wiki_preprocess_options *o) {
   *o = (bert_wiki_preprocess_options){.small_files = 0, .max_len = 100, .threads = 0, .progress = -1};
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Python's str.strip() leaves something: a character that is not whitespace. */
@@ -213,7 +208,7 @@ static int run_files(const bert_strlist *in, const bert_strlist *out, const bert
 
 int bert_wiki_preprocess(const char *in, const char *out, const bert_wiki_preprocess_options *o,
                          bert_wiki_preprocess_stats *stats, bert_strlist *outputs, bert_error *err) {
-  double t0 = now();
+  double t0 = bert_seconds();
   memset(stats, 0, sizeof *stats);
   if (o->small_files && o->max_len < 0) return bert_error_set(err, BERT_EINVAL, "--max-len must not be negative");
   struct stat st;
@@ -239,6 +234,6 @@ int bert_wiki_preprocess(const char *in, const char *out, const bert_wiki_prepro
   }
   bert_strlist_free(&inputs);
   bert_strlist_free(&outs);
-  stats->seconds = now() - t0;
+  stats->seconds = bert_seconds() - t0;
   return rc;
 }

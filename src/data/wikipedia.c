@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/glob.h"
 #include "base/log.h"
@@ -43,12 +44,6 @@ typedef struct pipeline {
   char summary[512];         /* what the stage that just ran did */
   uint64_t bytes;            /* its input bytes */
 } pipeline;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---------------------------------------------------------------- done-files */
 
@@ -363,11 +358,11 @@ int bert_wikipedia_run(const char *dump, const char *outdir, const bert_wikipedi
     for (int t = s; t < ST_COUNT; t++) unlink(p->done[t]);
     if (s != ST_INDEX && (rc = clear_dir(p->dir[s], err))) break;
     bert_log("wikipedia: %s -> %s", stage_names[s], p->dir[s]);
-    double t0 = now();
+    double t0 = bert_seconds();
     p->summary[0] = 0;
     p->bytes = 0;
     rc = stage_fns[s](p, err);
-    double secs = now() - t0;
+    double secs = bert_seconds() - t0;
     report->ran[s] = 1;
     report->seconds[s] = secs;
     report->bytes[s] = p->bytes;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -43,12 +44,6 @@ typedef struct trainer {
   FILE *metrics;
   bert_strbuf line;
 } trainer;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int leader(const trainer *t) { return t->dist->rank == 0; }
 
@@ -196,10 +191,10 @@ static int open_loader(trainer *t, bert_error *err) {
   if (!lc.generated && !lc.input_file_count) return bert_error_set(err, BERT_EINVAL, "--input-files is required");
   int r = bert_loader_open(&t->loader, &lc, err);
   if (r || !t->start_step) return r;
-  double t0 = now();
+  double t0 = bert_seconds();
   if (leader(t)) bert_log("Forwarding Data Loader until Checkpoint Step %lld", (long long)t->start_step);
   r = bert_loader_seek(t->loader, (uint64_t)t->start_step, err);
-  if (!r && leader(t)) bert_log("Data loader forwarded in %.3f secs", now() - t0);
+  if (!r && leader(t)) bert_log("Data loader forwarded in %.3f secs", bert_seconds() - t0);
   return r;
 }
 
@@ -320,14 +315,14 @@ static int train(trainer *t, bert_error *err) {
   bert_progress bar;
   bert_progress_init(&bar, "Training", (uint64_t)(t->total_steps - t->start_step), "steps", 1.0,
                      leader(t) && !t->rc->disable_progress_bar && isatty(STDERR_FILENO));
-  double start = now();
+  double start = bert_seconds();
   for (int64_t step = t->start_step; step < t->total_steps; step++) {
-    double t0 = now(), lr = lr_at(t, step);
+    double t0 = bert_seconds(), lr = lr_at(t, step);
     bert_step_metrics sm;
     bert_step_metrics_reset(&sm);
     for (int u = 0; !rc && u < t->rc->device_iterations; u++) rc = weight_update(t, step, lr, &sm, err);
     if (rc || (rc = bert_step_metrics_finish(&sm, t->dist, err))) break;
-    if (leader(t)) report_step(t, step, lr, &sm, now() - t0, &bar);
+    if (leader(t)) report_step(t, step, lr, &sm, bert_seconds() - t0, &bar);
     int64_t done = step + 1, every = t->rc->checkpoint_steps;
     int due = done == t->total_steps || (bert_run_config_has(t->rc, BERT_OPT_CHECKPOINT_STEPS) && every > 0 && done % every == 0);
     if (due && (rc = save_checkpoint(t, done, err))) break;
@@ -337,7 +332,7 @@ static int train(trainer *t, bert_error *err) {
     bert_log("global_batch_size: %lld", t->rc->global_batch_size);
     bert_log("device_iterations: %d", t->rc->device_iterations);
     bert_log("training_steps: %lld", (long long)t->total_steps);
-    bert_log("Training time: %.3f secs", now() - start);
+    bert_log("Training time: %.3f secs", bert_seconds() - start);
     if (t->half_grads)
       bert_log("Skipped %lld of %lld updates for non-finite gradients; final loss scale %g",
                (long long)t->scaler.skipped, (long long)((t->total_steps - t->start_step) * t->rc->device_iterations),
@@ -360,7 +355,7 @@ int bert_pretrain(const bert_run_config *rc, const bert_dist *dist, bert_error *
   memset(&t, 0, sizeof t);
   t.rc = rc, t.dist = dist;
   char input_dir[4096];
-  double t0 = now();
+  double t0 = bert_seconds();
   int r = check_shape(&t, err);
   if (!r && leader(&t) && dist->world > 1)
     bert_log("%d ranks: each accumulates %d of the %d micro-batches of an update", dist->world, t.micro_per_update,
@@ -370,10 +365,10 @@ int bert_pretrain(const bert_run_config *rc, const bert_dist *dist, bert_error *
   if (!r) r = build_optimizer(&t, err);
   if (!r && rc->resume_training_from_checkpoint) r = resume(&t, input_dir, err);
   r = bert_dist_agree(dist, r, err);
-  if (!r && leader(&t)) bert_log("Compiled/Loaded model in %.3f secs", now() - t0);
-  double t1 = now();
+  if (!r && leader(&t)) bert_log("Compiled/Loaded model in %.3f secs", bert_seconds() - t0);
+  double t1 = bert_seconds();
   if (!r) r = bert_dist_agree(dist, open_loader(&t, err), err);
-  if (!r && leader(&t)) bert_log("Data loaded in %.3f secs", now() - t1);
+  if (!r && leader(&t)) bert_log("Data loaded in %.3f secs", bert_seconds() - t1);
   if (!r) r = prepare_output(&t, err);
   if (!r) r = train(&t, err);
   trainer_free(&t);
