@@ -128,3 +128,21 @@ int bert_path_join(char *out, size_t cap, const char *dir, const char *name) {
   int n = snprintf(out, cap, "%s/%s", dir, name);
   return (n < 0 || (size_t)n >= cap) ? BERT_EINVAL : BERT_OK;
 }
+
+int bert_find_project_file(const char *relative, char *out, size_t size) {
+  snprintf(out, size, "%s", relative);
+  if (access(out, R_OK) == 0) return BERT_OK;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return BERT_EIO;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = '\0';
+  static const char *const ups[] = {"", "/..", "/../.."};
+  for (int i = 0; i < 3; i++) {
+    snprintf(out, size, "%s%s/%s", exe, ups[i], relative);
+    if (access(out, R_OK) == 0) return BERT_OK;
+  }
+  snprintf(out, size, "%s", relative);
+  return BERT_EIO;
+}

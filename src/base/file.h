@@ -25,6 +25,10 @@ void bert_atomic_abort(bert_atomic_file *af);
 int bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err);
 
 int bert_mkdir_p(const char *path, bert_error *err);
+/* Finds a file shipped with bertc (configs/pretraining.yml, data/vocab.txt): `relative` in the
+ * working directory first, then beside the executable and up to two levels above it (build/bert,
+ * build/tests/tool_*). Returns 0 with the path in out, or BERT_EIO when it is nowhere. */
+int bert_find_project_file(const char *relative, char *out, size_t size);
 int bert_path_exists(const char *path);
 /* dir + "/" + name into out (size cap). Returns BERT_EINVAL when it does not fit. */
 int bert_path_join(char *out, size_t cap, const char *dir, const char *name);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "io/options_internal.h"
 #include "io/yaml_config.h"
 
@@ -491,29 +492,13 @@ static int load_section(bert_run_config *cfg, bert_error *err) {
 
 /* ---- finding configs/<program>.yml ------------------------------------------------------- */
 
-static bool readable(const char *path) { return access(path, R_OK) == 0; }
-
 /* The working directory first (the reference resolves beside its script; we are run from the
- * project root or from an install), then beside the executable and up to two levels above it
- * (build/bert, build/tests/tool_*). */
+ * project root or from an install), then beside the executable (base/file.h). */
 static int find_config_file(bert_program program, char *out, size_t size, bert_error *err) {
-  const char *file = program == BERT_PROGRAM_SQUAD ? "squad.yml" : "pretraining.yml";
-  snprintf(out, size, "configs/%s", file);
-  if (readable(out)) return 0;
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    static const char *const ups[] = {"", "/..", "/../.."};
-    for (int i = 0; i < 3; i++) {
-      snprintf(out, size, "%s%s/configs/%s", exe, ups[i], file);
-      if (readable(out)) return 0;
-    }
-  }
+  const char *file = program == BERT_PROGRAM_SQUAD ? "configs/squad.yml" : "configs/pretraining.yml";
+  if (bert_find_project_file(file, out, size) == BERT_OK) return 0;
   return bert_error_set(err, BERT_EIO,
-                        "configs/%s not found in the working directory or beside the executable; "
+                        "%s not found in the working directory or beside the executable; "
                         "run from the project root or give --config-file",
                         file);
 }

@@ -41,6 +41,7 @@ typedef struct trainer {
   int half_grads;            /* --precision fp16: gradients held in IEEE half */
   bert_loss_scaler scaler;
   int lower_case;
+  char vocab[4096]; /* --vocab, found beside the executable when not in the working directory */
   FILE *metrics;
   bert_strbuf line;
 } trainer;
@@ -143,11 +144,12 @@ static int build_optimizer(trainer *t, bert_error *err) {
 
 static int resolve_casing(trainer *t, bert_error *err) {
   bert_vocab vocab;
-  int rc = bert_vocab_load(&vocab, t->rc->vocab, err);
+  bert_find_project_file(t->rc->vocab, t->vocab, sizeof t->vocab);
+  int rc = bert_vocab_load(&vocab, t->vocab, err);
   if (rc) return bert_error_prefix(err, "--vocab: ");
   if (vocab.size != t->rc->vocab_size)
-    bert_warn("%s holds %d tokens but the model's vocabulary size is %d", t->rc->vocab, vocab.size, t->rc->vocab_size);
-  rc = bert_casing_resolve(t->rc->vocab, &vocab, -1, &t->lower_case, err);
+    bert_warn("%s holds %d tokens but the model's vocabulary size is %d", t->vocab, vocab.size, t->rc->vocab_size);
+  rc = bert_casing_resolve(t->vocab, &vocab, -1, &t->lower_case, err);
   bert_vocab_free(&vocab);
   return rc;
 }
@@ -211,7 +213,7 @@ static int prepare_output(trainer *t, bert_error *err) {
     if (t->rc->metrics_file && t->rc->metrics_file[0]) snprintf(path, sizeof path, "%s", t->rc->metrics_file);
     else if (out && out[0] && !(rc = bert_mkdir_p(out, err))) bert_path_join(path, sizeof path, out, "metrics.jsonl");
   }
-  if (!rc && path[0] && !(t->metrics = fopen(path, "w")))
+  if (!rc && path[0] && !(t->metrics = fopen(path, t->start_step ? "a" : "w"))) /* a resumed run continues the file */
     rc = bert_error_set(err, BERT_EIO, "%s: cannot open the metrics file", path);
   return bert_dist_agree(t->dist, rc, err);
 }
@@ -229,7 +231,7 @@ static int save_checkpoint(trainer *t, int64_t step, bert_error *err) {
     st.seed = (uint64_t)t->rc->random_seed;
     snprintf(st.optimizer, sizeof st.optimizer, "%s", t->rc->optimizer);
     snprintf(st.schedule, sizeof st.schedule, "%s", bert_lr_schedule_name(t->schedule));
-    bert_checkpoint_files files = {t->rc->vocab, t->lower_case};
+    bert_checkpoint_files files = {t->vocab, t->lower_case};
     bert_log("Saving checkpoint for step %lld to: %s/step_%lld", (long long)step, out, (long long)step);
     rc = bert_run_checkpoint_save(out, &t->model, &t->opt, &st, &files, err);
   }
