@@ -9,5 +9,6 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_squad_eval(int argc, char **argv);
 
 #endif
