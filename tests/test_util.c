@@ -25,3 +25,10 @@ const char *test_tmpdir(const char *name) {
   if (system(cmd) != 0) return NULL;
   return path;
 }
+
+void test_write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return;
+  if (n) fwrite(data, 1, n, f);
+  fclose(f);
+}

@@ -3,6 +3,7 @@
 #ifndef BERT_TEST_UTIL_H
 #define BERT_TEST_UTIL_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 extern int test_failures;
@@ -32,6 +33,9 @@ extern int test_checks;
   CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %g)", (double)(a), (double)(b), (double)(tol))
 
 int test_summary(const char *name);
+/* Writes n bytes to path without fsync (damage loops write thousands of files); silent on error,
+ * the reading code under test then reports the missing file. */
+void test_write_file(const char *path, const void *data, size_t n);
 /* A fresh empty directory under the build tree for a test's files. */
 const char *test_tmpdir(const char *name);
 

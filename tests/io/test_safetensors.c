@@ -13,14 +13,6 @@
 
 static char dir[4096];
 
-/* Plain (not fsync'ed) writes: the damage loops write thousands of files. */
-static void write_plain(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return;
-  if (n) fwrite(data, 1, n, f);
-  fclose(f);
-}
-
 static const char *tmp_path(const char *name) {
   static char path[4096 + 64];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -136,7 +128,7 @@ static void write_raw(const char *path, const char *header, long long len, size_
   unsigned char *buf = calloc(1, total);
   for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(n >> (8 * i));
   memcpy(buf + 8, header, hn);
-  write_plain(path, buf, total);
+  test_write_file(path, buf, total);
   free(buf);
 }
 
@@ -193,7 +185,7 @@ static void test_bad_files(void) {
   }
 
   /* truncated: shorter than the length field */
-  write_plain(path, "\x10\x00\x00", 3);
+  test_write_file(path, "\x10\x00\x00", 3);
   bert_safetensors st;
   bert_error err = {0};
   CHECK(bert_safetensors_open(&st, path, &err) == BERT_EFORMAT && strstr(err.message, "truncated"));
@@ -214,7 +206,7 @@ static void test_damage(void) {
   CHECK(bert_file_read(good, &data, &size, &err) == 0);
   int failures = 0, opened = 0;
   for (size_t cut = 0; cut < size; cut++) {
-    write_plain(bad, data, cut);
+    test_write_file(bad, data, cut);
     bert_safetensors st;
     if (bert_safetensors_open(&st, bad, &err) == 0) {
       bert_safetensors_close(&st);
@@ -225,7 +217,7 @@ static void test_damage(void) {
   for (size_t at = 0; at < size - 24; at++) {
     unsigned char saved = (unsigned char)data[at];
     data[at] = (char)(saved ^ 0x5a);
-    write_plain(bad, data, size);
+    test_write_file(bad, data, size);
     data[at] = (char)saved;
     bert_safetensors st;
     if (bert_safetensors_open(&st, bad, &err) == 0) {

@@ -17,14 +17,6 @@
 
 static char dir[4096];
 
-/* Plain (not fsync'ed) writes: the damage loops write thousands of files. */
-static void write_plain(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return;
-  if (n) fwrite(data, 1, n, f);
-  fclose(f);
-}
-
 static const char *tmp_path(const char *name) {
   static char path[4096 + 64];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -152,7 +144,7 @@ static void write_zip(const char *path, const zfile *files, int n, int zip64, in
   put_le(&b, zip64 ? 0xffffffffu : cd_size, 4);
   put_le(&b, zip64 ? 0xffffffffu : cd_start, 4);
   put_le(&b, 0, 2);
-  write_plain(path, b.p, b.n);
+  test_write_file(path, b.p, b.n);
   free(offsets);
   free(b.p);
 }
@@ -435,16 +427,16 @@ static void test_bad_files(void) {
   static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a,
                                          0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e};
   path = tmp_path("legacy.bin");
-  write_plain(path, legacy, sizeof legacy);
+  test_write_file(path, legacy, sizeof legacy);
   CHECK(bert_torch_open(&tf, path, &err) == BERT_EUNSUPPORTED);
   CHECK(strstr(err.message, "legacy torch.save format") && strstr(err.message, "torch>=1.6") &&
         strstr(err.message, "safetensors") && strstr(err.message, "legacy.bin"));
 
   /* other things that are not checkpoints */
   path = tmp_path("text.bin");
-  write_plain(path, "hello", 5);
+  test_write_file(path, "hello", 5);
   CHECK(bert_torch_open(&tf, path, &err) == BERT_EFORMAT && strstr(err.message, "not a PyTorch checkpoint"));
-  write_plain(path, "", 0);
+  test_write_file(path, "", 0);
   CHECK(bert_torch_open(&tf, path, &err) == BERT_EFORMAT && strstr(err.message, "empty"));
   CHECK(bert_torch_open(&tf, tmp_path("absent.bin"), &err) == BERT_EIO && strstr(err.message, "absent.bin"));
 
@@ -453,11 +445,11 @@ static void test_bad_files(void) {
   size_t size;
   CHECK(bert_file_read(CAMPHR "pytorch_model.bin", &data, &size, &err) == 0);
   path = tmp_path("cut.bin");
-  write_plain(path, data, size / 2);
+  test_write_file(path, data, size / 2);
   CHECK(bert_torch_open(&tf, path, &err) == BERT_EFORMAT && strstr(err.message, "truncated") && strstr(err.message, "cut.bin"));
   int accepted = 0;
   for (size_t cut = 0; cut < size; cut += 61) {
-    write_plain(path, data, cut);
+    test_write_file(path, data, cut);
     if (bert_torch_open(&tf, path, &err) == 0) {
       accepted++;
       bert_torch_close(&tf);
@@ -465,13 +457,13 @@ static void test_bad_files(void) {
   }
   CHECK_MSG(accepted == 0, "%d truncated files accepted", accepted);
   data[size / 2] ^= 0x10; /* inside a storage */
-  write_plain(path, data, size);
+  test_write_file(path, data, size);
   CHECK(bert_torch_open(&tf, path, &err) == BERT_EFORMAT && strstr(err.message, "CRC mismatch"));
   data[size / 2] ^= 0x10;
   /* damage anywhere must never crash (the sanitizer build checks the reads) */
   for (size_t at = 0; at < size; at += 97) {
     data[at] ^= 0x41;
-    write_plain(path, data, size);
+    test_write_file(path, data, size);
     data[at] ^= 0x41;
     if (bert_torch_open(&tf, path, &err) == 0) bert_torch_close(&tf);
   }
