@@ -18,6 +18,8 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text lines into JSON lines of tokens, ids and byte offsets"},
     {"plot", cmd_plot, "draw the loss and accuracy curves of a metrics.jsonl as a self-contained SVG"},
     {"bench", cmd_bench, "run named benchmarks of a benchmarks.yml, extract their metrics, table + JSON"},
+    {"squad", cmd_squad, "fine-tune and evaluate a QA model on SQuAD v1.1 / v2.0 with the reference's configs"},
+    {"qa", cmd_qa, "answer questions about a context with a fine-tuned QA model"},
     {"squad-eval", cmd_squad_eval, "official SQuAD v1.1 / v2.0 scores (EM, F1) of a predictions file"},
 };
 

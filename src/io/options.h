@@ -76,6 +76,9 @@ typedef enum bert_opt_id {
   BERT_OPT_CHECKPOINT_INPUT_DIR,
   /* bertc */
   BERT_OPT_VOCAB, BERT_OPT_PRECISION, BERT_OPT_THREADS, BERT_OPT_METRICS_FILE,
+  /* bertc, SQuAD */
+  BERT_OPT_TRAIN_FILE, BERT_OPT_PREDICT_FILE, BERT_OPT_OUTPUT_DIR, BERT_OPT_MAX_SEQ_LENGTH, BERT_OPT_DOC_STRIDE,
+  BERT_OPT_N_BEST_SIZE, BERT_OPT_MAX_ANSWER_LENGTH, BERT_OPT_INFERENCE_BATCH_SIZE, BERT_OPT_HIDDEN_DROPOUT_PROB,
   BERT_OPT_COUNT
 } bert_opt_id;
 
@@ -129,6 +132,14 @@ typedef struct bert_run_config {
   char *precision;   /* fp32 | bf16 | fp16 */
   int threads;       /* unset: all cores */
   char *metrics_file;/* unset: metrics.jsonl beside the checkpoints */
+
+  /* bertc, SQuAD (the reference downloads the data with HF datasets and writes nothing) */
+  char *train_file, *predict_file; /* SQuAD JSON files */
+  char *output_dir;                /* predictions, metrics and the fine-tuned model */
+  int max_seq_length, doc_stride;  /* 384 / 128, the reference's constants */
+  int n_best_size, max_answer_length; /* 20 / 30 */
+  int inference_batch_size;        /* 20, the reference's validation micro-batch */
+  double hidden_dropout_prob;      /* 0.1, HF's default (the reference never changes it) */
 
   /* derived (REFERENCE 1.1 step 8) */
   long long global_batch_size; /* RF x GA x mbs (GA after the packing adjustment) */

@@ -193,6 +193,29 @@ const bert_opt_def bert_opt_table[BERT_OPT_COUNT] = {
     OPT(BERT_OPT_METRICS_FILE, "metrics-file", "metrics_file"), STR(GROUP_BERTC, metrics_file,
         .flags = OPTF_BERTC | OPTF_PRETRAIN_ONLY,
         .help = "JSON lines of per-step metrics (unset: metrics.jsonl in --checkpoint-output-dir)")},
+
+    /* bertc, SQuAD */
+    OPT(BERT_OPT_TRAIN_FILE, "train-file", "train_file"), STR(GROUP_BERTC, train_file,
+        .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "SQuAD training data (train-v1.1.json or train-v2.0.json)")},
+    OPT(BERT_OPT_PREDICT_FILE, "predict-file", "predict_file"), STR(GROUP_BERTC, predict_file,
+        .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "SQuAD evaluation data (dev-v1.1.json or dev-v2.0.json)")},
+    OPT(BERT_OPT_OUTPUT_DIR, "output-dir", "output_dir"), STR(GROUP_BERTC, output_dir, .def = "squad_output",
+        .flags = OPTF_BERTC | OPTF_SQUAD_ONLY,
+        .help = "where predictions.json, nbest_predictions.json, metrics.json and model/ are written")},
+    OPT(BERT_OPT_MAX_SEQ_LENGTH, "max-seq-length", "max_seq_length"), INT(GROUP_BERTC, max_seq_length, .def = "384",
+        .min = 8, .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "tokens per SQuAD feature (question + context window)")},
+    OPT(BERT_OPT_DOC_STRIDE, "doc-stride", "doc_stride"), INT(GROUP_BERTC, doc_stride, .def = "128",
+        .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "context tokens shared by consecutive windows")},
+    OPT(BERT_OPT_N_BEST_SIZE, "n-best-size", "n_best_size"), INT(GROUP_BERTC, n_best_size, .def = "20", .min = 1,
+        .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "start and end candidates per feature, and n-best list length")},
+    OPT(BERT_OPT_MAX_ANSWER_LENGTH, "max-answer-length", "max_answer_length"), INT(GROUP_BERTC, max_answer_length,
+        .def = "30", .min = 1, .flags = OPTF_BERTC | OPTF_SQUAD_ONLY, .help = "longest answer in tokens")},
+    OPT(BERT_OPT_INFERENCE_BATCH_SIZE, "inference-batch-size", "inference_batch_size"), INT(GROUP_BERTC,
+        inference_batch_size, .def = "20", .min = 1, .flags = OPTF_BERTC | OPTF_SQUAD_ONLY,
+        .help = "features per forward pass in evaluation")},
+    OPT(BERT_OPT_HIDDEN_DROPOUT_PROB, "hidden-dropout-prob", "hidden_dropout_prob"), FLT(GROUP_BERTC,
+        hidden_dropout_prob, .def = "0.1", .lo = 0, .hi = 1, .bounds = BOUND_LO | BOUND_HI, .flags = OPTF_BERTC,
+        .help = "dropout of the embeddings and of every layer's outputs (HF's hidden_dropout_prob)")},
 };
 
 const char *bert_run_option_name(bert_opt_id id) {

@@ -1,5 +1,7 @@
 #include "squad/evaluate.h"
 
+#include "io/json.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
@@ -323,32 +325,12 @@ typedef struct question {
 } question;
 
 static int parse_json(const char *text, size_t len, const char *name, cJSON **out, bert_error *err) {
-  const char *end = NULL;
-  *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (*out) return 0;
-  size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < off; i++) {
-    if (text[i] == '\n') {
-      line++;
-      col = 1;
-    } else {
-      col++;
-    }
-  }
-  if (len == 0) return bert_error_set(err, BERT_EFORMAT, "%s: empty file, expected a JSON object", name);
-  return bert_error_set(err, BERT_EFORMAT, "%s: malformed JSON near line %zu, column %zu", name, line, col);
+  return bert_json_parse(text, len, name, out, err);
 }
 
 static const cJSON *field(const cJSON *obj, const char *key, int want_array, const char *file, const char *where,
                           bert_error *err) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!v || (want_array ? !cJSON_IsArray(v) : !cJSON_IsString(v))) {
-    bert_error_set(err, BERT_EFORMAT, "%s: %s: %s field \"%s\", expected %s", file, where, v ? "wrong type of" : "missing",
-                   key, want_array ? "an array" : "a string");
-    return NULL;
-  }
-  return v;
+  return bert_json_field(obj, key, want_array ? BERT_JSON_ARRAY : BERT_JSON_STRING, file, where, err);
 }
 
 /* An answer object's "text" (checked by collect_questions). */

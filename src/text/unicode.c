@@ -132,3 +132,21 @@ static int cased_after(const char *text, size_t len, size_t pos) {
 int bert_unicode_sigma_is_final(const char *text, size_t len, size_t pos) {
   return cased_before(text, pos) && !cased_after(text, len, pos + 2);
 }
+
+static int starts_code_point(unsigned char c) { return (c & 0xC0) != 0x80; }
+
+size_t bert_utf8_byte_offset(const char *text, size_t len, int64_t index) {
+  int64_t seen = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (!starts_code_point((unsigned char)text[i])) continue;
+    if (seen == index) return i;
+    seen++;
+  }
+  return len;
+}
+
+int64_t bert_utf8_code_points(const char *text, size_t len) {
+  int64_t n = 0;
+  for (size_t i = 0; i < len; i++) n += starts_code_point((unsigned char)text[i]);
+  return n;
+}

@@ -34,4 +34,11 @@ int bert_unicode_lower_strip(int32_t cp, int final_sigma, int32_t out[4]);
  * case-ignorable and removed characters. */
 int bert_unicode_sigma_is_final(const char *text, size_t len, size_t pos);
 
+/* Code-point offsets, the units of Python string indices (SQuAD's answer_start and every offset
+ * bertc shows users), against byte offsets into UTF-8 text. */
+/* Byte offset of code point `index` in text[0, len); len when index is at or past the end. */
+size_t bert_utf8_byte_offset(const char *text, size_t len, int64_t index);
+/* Code points in text[0, len) (bytes that do not continue a sequence). */
+int64_t bert_utf8_code_points(const char *text, size_t len);
+
 #endif

@@ -60,7 +60,7 @@ static int mpi_check(int rc, const char *what, bert_error *err) {
 }
 #endif
 
-int bert_dist_allreduce_mean(const bert_dist *d, float *buf, size_t n, bert_error *err) {
+int bert_dist_allreduce_sum_float(const bert_dist *d, float *buf, size_t n, bert_error *err) {
   if (!d->mpi || d->world == 1) return BERT_OK;
 #ifdef BERT_HAVE_MPI
   for (size_t done = 0; done < n;) { /* MPI counts are ints */
@@ -70,12 +70,19 @@ int bert_dist_allreduce_mean(const bert_dist *d, float *buf, size_t n, bert_erro
     if (rc) return rc;
     done += (size_t)count;
   }
-  float inv = 1.0f / (float)d->world;
-#pragma omp parallel for simd schedule(static) if (n >= 65536)
-  for (size_t i = 0; i < n; i++) buf[i] *= inv;
 #else
   (void)buf, (void)n, (void)err;
 #endif
+  return BERT_OK;
+}
+
+int bert_dist_allreduce_mean(const bert_dist *d, float *buf, size_t n, bert_error *err) {
+  if (!d->mpi || d->world == 1) return BERT_OK;
+  int rc = bert_dist_allreduce_sum_float(d, buf, n, err);
+  if (rc) return rc;
+  float inv = 1.0f / (float)d->world;
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (size_t i = 0; i < n; i++) buf[i] *= inv;
   return BERT_OK;
 }
 

@@ -21,6 +21,8 @@ int bert_dist_init(bert_dist *d, int *argc, char ***argv, bert_error *err);
 void bert_dist_finalize(bert_dist *d);
 /* buf[i] = mean over ranks of buf[i], in place. */
 int bert_dist_allreduce_mean(const bert_dist *d, float *buf, size_t n, bert_error *err);
+/* buf[i] = sum over ranks of buf[i], in place (rows each rank filled, zeros elsewhere: exact). */
+int bert_dist_allreduce_sum_float(const bert_dist *d, float *buf, size_t n, bert_error *err);
 /* Sums doubles over ranks in place (metrics). */
 int bert_dist_allreduce_sum(const bert_dist *d, double *buf, int n, bert_error *err);
 int bert_dist_broadcast(const bert_dist *d, void *buf, size_t bytes, int root, bert_error *err);

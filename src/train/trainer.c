@@ -20,6 +20,7 @@
 #include "train/loss_scale.h"
 #include "train/optimizer.h"
 #include "train/run_checkpoint.h"
+#include "train/run_model.h"
 #include "train/schedule.h"
 #include "train/step_metrics.h"
 
@@ -52,14 +53,9 @@ static int leader(const trainer *t) { return t->dist->rank == 0; }
 
 static int check_shape(trainer *t, bert_error *err) {
   const bert_run_config *rc = t->rc;
+  int r = bert_run_micro_per_rank(rc, t->dist, &t->micro_per_update, err);
+  if (r) return r;
   int64_t micro_per_update = (int64_t)rc->replication_factor * rc->gradient_accumulation;
-  if (micro_per_update % t->dist->world)
-    return bert_error_set(err, BERT_EINVAL,
-                          "replication factor %d x gradient accumulation %d = %lld micro-batches per update cannot be "
-                          "shared by %d ranks: use a rank count that divides it",
-                          rc->replication_factor, rc->gradient_accumulation, (long long)micro_per_update,
-                          t->dist->world);
-  t->micro_per_update = (int)(micro_per_update / t->dist->world);
   t->micro_per_step = micro_per_update * rc->device_iterations;
   t->total_steps = rc->training_steps;
   if (t->total_steps < 1) return bert_error_set(err, BERT_EINVAL, "--training-steps must be at least 1");
@@ -78,38 +74,9 @@ static int check_shape(trainer *t, bert_error *err) {
   return BERT_OK;
 }
 
-/* The HF config of the model: sizes from the run, HF defaults elsewhere, and every run option kept
- * so that the saved config.json records the run (as the reference's does). */
-static int model_config(const bert_run_config *rc, bert_config *c, bert_error *err) {
-  bert_config_defaults(c);
-  c->vocab_size = rc->vocab_size, c->hidden_size = rc->hidden_size, c->num_hidden_layers = rc->num_hidden_layers;
-  c->num_attention_heads = rc->num_attention_heads, c->intermediate_size = rc->intermediate_size;
-  c->layer_norm_eps = (float)rc->layer_norm_eps;
-  c->attention_probs_dropout_prob = (float)rc->attention_probs_dropout_prob;
-  if (!(c->json = bert_run_config_to_json(rc))) return bert_error_set(err, BERT_ENOMEM, "out of memory");
-  cJSON *arch = cJSON_CreateArray();
-  cJSON_AddItemToArray(arch, cJSON_CreateString("BertForPreTraining"));
-  cJSON_AddItemToObject(c->json, "architectures", arch);
-  cJSON_AddStringToObject(c->json, "model_type", "bert");
-  cJSON_AddStringToObject(c->json, "position_embedding_type", "absolute");
-  return bert_config_validate(c, err);
-}
-
-static int load_weights(trainer *t, const char *dir, bert_error *err) {
-  bert_load_report report;
-  int rc = bert_checkpoint_load_weights(&t->model, dir, (uint64_t)t->rc->random_seed, &report, err);
-  if (rc) return rc;
-  if (leader(t)) {
-    bert_log("Loaded weights from %s", report.weights_path);
-    bert_load_report_log(&report);
-  }
-  bert_load_report_free(&report);
-  return BERT_OK;
-}
-
 static int build_model(trainer *t, char *input_dir, size_t cap, bert_error *err) {
   bert_config cfg;
-  int rc = model_config(t->rc, &cfg, err);
+  int rc = bert_run_model_config(t->rc, "BertForPreTraining", &cfg, err);
   if (!rc) rc = bert_model_create(&t->model, &cfg, BERT_PARTS_PRETRAINING, err);
   bert_config_free(&cfg);
   if (rc) return rc;
@@ -118,7 +85,10 @@ static int build_model(trainer *t, char *input_dir, size_t cap, bert_error *err)
   input_dir[0] = '\0';
   const char *in = t->rc->checkpoint_input_dir;
   if (in && in[0]) {
-    if ((rc = bert_run_checkpoint_resolve(in, input_dir, cap, err)) || (rc = load_weights(t, input_dir, err))) return rc;
+    uint64_t seed = (uint64_t)t->rc->random_seed;
+    if ((rc = bert_run_checkpoint_resolve(in, input_dir, cap, err)) ||
+        (rc = bert_run_load_weights(&t->model, input_dir, seed, leader(t), err)))
+      return rc;
   }
   /* every rank starts from rank 0's parameters */
   rc = bert_dist_broadcast(t->dist, t->model.params, t->model.layout.total * sizeof(float), 0, err);
