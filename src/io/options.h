@@ -79,6 +79,7 @@ typedef enum bert_opt_id {
   /* bertc, SQuAD */
   BERT_OPT_TRAIN_FILE, BERT_OPT_PREDICT_FILE, BERT_OPT_OUTPUT_DIR, BERT_OPT_MAX_SEQ_LENGTH, BERT_OPT_DOC_STRIDE,
   BERT_OPT_N_BEST_SIZE, BERT_OPT_MAX_ANSWER_LENGTH, BERT_OPT_INFERENCE_BATCH_SIZE, BERT_OPT_HIDDEN_DROPOUT_PROB,
+  BERT_OPT_MAX_TRAIN_SAMPLES, BERT_OPT_MAX_EVAL_SAMPLES,
   BERT_OPT_COUNT
 } bert_opt_id;
 
@@ -140,6 +141,7 @@ typedef struct bert_run_config {
   int n_best_size, max_answer_length; /* 20 / 30 */
   int inference_batch_size;        /* 20, the reference's validation micro-batch */
   double hidden_dropout_prob;      /* 0.1, HF's default (the reference never changes it) */
+  int max_train_samples, max_eval_samples; /* HF run_qa's: the first N questions (unset: all) */
 
   /* derived (REFERENCE 1.1 step 8) */
   long long global_batch_size; /* RF x GA x mbs (GA after the packing adjustment) */

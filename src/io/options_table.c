@@ -216,6 +216,12 @@ const bert_opt_def bert_opt_table[BERT_OPT_COUNT] = {
     OPT(BERT_OPT_HIDDEN_DROPOUT_PROB, "hidden-dropout-prob", "hidden_dropout_prob"), FLT(GROUP_BERTC,
         hidden_dropout_prob, .def = "0.1", .lo = 0, .hi = 1, .bounds = BOUND_LO | BOUND_HI, .flags = OPTF_BERTC,
         .help = "dropout of the embeddings and of every layer's outputs (HF's hidden_dropout_prob)")},
+    OPT(BERT_OPT_MAX_TRAIN_SAMPLES, "max-train-samples", "max_train_samples"), INT(GROUP_BERTC, max_train_samples,
+        .min = 1, .flags = OPTF_BERTC | OPTF_SQUAD_ONLY,
+        .help = "train on the first N questions only (HF run_qa's option; unset: all)")},
+    OPT(BERT_OPT_MAX_EVAL_SAMPLES, "max-eval-samples", "max_eval_samples"), INT(GROUP_BERTC, max_eval_samples,
+        .min = 1, .flags = OPTF_BERTC | OPTF_SQUAD_ONLY,
+        .help = "evaluate on the first N questions only (the metrics then cover those; unset: all)")},
 };
 
 const char *bert_run_option_name(bert_opt_id id) {

@@ -215,6 +215,47 @@ void bert_squad_dataset_free(bert_squad_dataset *ds) {
   memset(ds, 0, sizeof *ds);
 }
 
+void bert_squad_dataset_truncate(bert_squad_dataset *ds, int64_t n) {
+  if (n < 0 || n >= ds->count) return;
+  ds->count = n;
+  ds->context_count = n ? ds->examples[n - 1].context + 1 : 0;
+}
+
+static cJSON *question_json(const bert_squad_example *ex) {
+  cJSON *qa = cJSON_CreateObject(), *answers = cJSON_CreateArray();
+  cJSON_AddStringToObject(qa, "id", ex->id);
+  cJSON_AddStringToObject(qa, "question", ex->question);
+  if (ex->impossible) cJSON_AddBoolToObject(qa, "is_impossible", 1);
+  for (int k = 0; k < ex->answer_count; k++) {
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "text", ex->answers[k].text);
+    cJSON_AddNumberToObject(a, "answer_start", (double)ex->answers[k].char_start);
+    cJSON_AddItemToArray(answers, a);
+  }
+  cJSON_AddItemToObject(qa, "answers", answers);
+  return qa;
+}
+
+char *bert_squad_dataset_json(const bert_squad_dataset *ds) {
+  cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *qas = NULL;
+  int32_t context = -1;
+  for (int64_t e = 0; e < ds->count; e++) {
+    const bert_squad_example *ex = &ds->examples[e];
+    if (ex->context != context) {
+      cJSON *art = cJSON_CreateObject(), *paras = cJSON_AddArrayToObject(art, "paragraphs"), *p = cJSON_CreateObject();
+      cJSON_AddStringToObject(p, "context", ds->contexts[ex->context].text);
+      qas = cJSON_AddArrayToObject(p, "qas");
+      cJSON_AddItemToArray(paras, p);
+      cJSON_AddItemToArray(data, art);
+      context = ex->context;
+    }
+    cJSON_AddItemToArray(qas, question_json(ex));
+  }
+  char *text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return text;
+}
+
 void bert_squad_dataset_report(const bert_squad_dataset *ds, const char *name) {
   if (ds->answers_outside)
     bert_warn("%s: %lld answers lie outside their context and are not used for training", name,

@@ -51,6 +51,13 @@ int bert_squad_dataset_parse(bert_squad_dataset *ds, const char *json, size_t le
                              bert_error *err);
 void bert_squad_dataset_free(bert_squad_dataset *ds);
 
+/* Keeps the first `n` questions (HF run_qa's max_*_samples) and the contexts they use. */
+void bert_squad_dataset_truncate(bert_squad_dataset *ds, int64_t n);
+
+/* The dataset as SQuAD JSON (one article per context; answers, answer_start and is_impossible as
+ * read), malloc'ed, NULL when out of memory: what the official scores are computed against. */
+char *bert_squad_dataset_json(const bert_squad_dataset *ds);
+
 /* Logs (bert_warn) the counts of answers outside their context, mismatched answer texts and
  * empty contexts, when there are any. */
 void bert_squad_dataset_report(const bert_squad_dataset *ds, const char *name);

@@ -104,10 +104,13 @@ static int setup(squad_run *s, bert_error *err) {
   return r;
 }
 
-static int load_features(squad_run *s, const char *path, bert_squad_dataset *ds, bert_squad_features *f,
-                         bert_error *err) {
+static int load_features(squad_run *s, const char *path, bert_opt_id limit, bert_squad_dataset *ds,
+                         bert_squad_features *f, bert_error *err) {
   int r = bert_squad_dataset_load(ds, path, err);
   if (r) return r;
+  if (bert_run_config_has(s->rc, limit))
+    bert_squad_dataset_truncate(ds, limit == BERT_OPT_MAX_TRAIN_SAMPLES ? s->rc->max_train_samples
+                                                                         : s->rc->max_eval_samples);
   if (leader(s)) bert_squad_dataset_report(ds, path);
   if (ds->impossible_count && !s->rc->squad_v2 && leader(s))
     bert_warn("%s has %lld impossible questions (SQuAD 2.0) but --squad-v2 is not set", path,
@@ -183,10 +186,11 @@ static double lr_at(const trainer *t, int64_t step) {
 
 static int train_step(trainer *t, int epoch, int64_t step, int64_t step_in_run, bert_error *err) {
   const bert_run_config *rc = t->s->rc;
-  int64_t per_step = rc->samples_per_step;
+  int64_t per_step = rc->samples_per_step, real = 0;
   for (int64_t i = 0; i < per_step; i++) {
     int64_t k = step * per_step + i;
     t->step_rows[i] = k < t->n ? t->order[k] : -1; /* the last step is padded */
+    real += k < t->n;
   }
   double t0 = bert_seconds(), lr = lr_at(t, step_in_run), sums[2] = {0, 0};
   int r = BERT_OK;
@@ -194,9 +198,10 @@ static int train_step(trainer *t, int epoch, int64_t step, int64_t step_in_run, 
   if (!r) r = bert_dist_allreduce_sum(t->s->dist, sums, 2, err);
   if (r || !leader(t->s)) return r;
   double seconds = bert_seconds() - t0;
-  /* the reference logs after its scheduler stepped: the next step's rate */
+  /* the reference logs after its scheduler stepped: the next step's rate. Throughput counts the
+   * real samples: the padded last step skips its empty micro-batches */
   bert_log("Epoch: %d, Step:%lld, LR=%.2e, loss: %3.3f, throughput: %3.3f samples/sec", epoch, (long long)step,
-           lr_at(t, step_in_run + 1), sums[1] > 0 ? sums[0] / sums[1] : 0.0, (double)per_step / seconds);
+           lr_at(t, step_in_run + 1), sums[1] > 0 ? sums[0] / sums[1] : 0.0, (double)real / seconds);
   return BERT_OK;
 }
 
@@ -240,7 +245,7 @@ static int fine_tune(squad_run *s, bert_error *err) {
   bert_squad_features f;
   trainer t = {.s = s, .f = &f};
   double t0 = bert_seconds();
-  int r = load_features(s, rc->train_file, &ds, &f, err);
+  int r = load_features(s, rc->train_file, BERT_OPT_MAX_TRAIN_SAMPLES, &ds, &f, err);
   if (r) return r;
   if (!(r = training_order(&t, err)) && leader(s))
     bert_log("Training: %lld examples, %lld features (%lld usable), %lld steps of %lld samples x %d epochs; data "
@@ -278,7 +283,7 @@ static int all_logits(squad_run *s, const bert_squad_features *f, float *start, 
                                  f->seq_len, err);
     if (!r && leader(s)) {
       char tp[64];
-      bert_squad_format_double((double)(per_step * s->dist->world) / (bert_seconds() - t0), tp, sizeof tp);
+      bert_squad_format_double((double)(n * s->dist->world) / (bert_seconds() - t0), tp, sizeof tp);
       bert_log("Step:%lld, throughput: %s samples/sec", (long long)step, tp);
     }
   }
@@ -290,9 +295,17 @@ static int all_logits(squad_run *s, const bert_squad_features *f, float *start, 
   return r;
 }
 
-static int write_metrics(squad_run *s, const char *predictions, bert_error *err) {
+/* The official scores of the predictions against the questions evaluated (all of the file's, or
+ * the first --max-eval-samples). */
+static int write_metrics(squad_run *s, const bert_squad_dataset *ds, const char *predictions, bert_error *err) {
   bert_squad_scores scores;
-  int r = bert_squad_evaluate_files(s->rc->predict_file, predictions, s->rc->squad_v2, &scores, NULL, err);
+  char *data = bert_squad_dataset_json(ds), *pred = NULL;
+  size_t pred_len = 0;
+  int r = data ? bert_file_read(predictions, &pred, &pred_len, err) : bert_error_set(err, BERT_ENOMEM, "out of memory");
+  if (!r) r = bert_squad_evaluate_text(data, strlen(data), s->rc->predict_file, pred, pred_len, predictions,
+                                       s->rc->squad_v2, &scores, NULL, err);
+  free(data);
+  free(pred);
   if (r) return r;
   bert_strbuf json = {0};
   bert_squad_scores_json(&scores, &json);
@@ -316,13 +329,13 @@ static int predict(squad_run *s, const bert_squad_features *f, const float *star
   int r = bert_mkdir_p(rc->output_dir, err);
   if (!r) r = bert_squad_write_predictions(f, start, end, f->seq_len, &pc, pred, nbest, err);
   if (!r) bert_log("Wrote %s and %s", pred, nbest);
-  return r ? r : write_metrics(s, pred, err);
+  return r ? r : write_metrics(s, f->ds, pred, err);
 }
 
 static int evaluate(squad_run *s, bert_error *err) {
   bert_squad_dataset ds;
   bert_squad_features f;
-  int r = load_features(s, s->rc->predict_file, &ds, &f, err);
+  int r = load_features(s, s->rc->predict_file, BERT_OPT_MAX_EVAL_SAMPLES, &ds, &f, err);
   if (r) return r;
   size_t cells = (size_t)f.count * (size_t)f.seq_len;
   float *start = calloc(cells ? cells : 1, sizeof *start), *end = calloc(cells ? cells : 1, sizeof *end);

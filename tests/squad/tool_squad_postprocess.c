@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
   bert_squad_post_config_default(&pc);
   pc.v2 = atoi(argv[5]);
   if (!rc && bert_squad_write_predictions(&f, start, end, f.seq_len, &pc, argv[3], argv[4], &err))
-    rc = fprintf(stderr, "tool_squad_postprocess: %s\n", err.message), 1;
+    rc = (fprintf(stderr, "tool_squad_postprocess: %s\n", err.message), 1);
   free(start);
   free(end);
   bert_squad_features_free(&f);
