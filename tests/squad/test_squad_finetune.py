@@ -3,7 +3,7 @@
 paragraphs) must answer those same questions with EM >= 90 — labels, offsets, post-processing and
 evaluation fit together. Also: the reference's log lines, predictions.json / nbest_predictions.json
 / metrics.json, the saved HF model folder, evaluation alone from that folder giving the same
-predictions, `bert qa` (command line and JSON lines) agreeing with predictions.json in Unicode
+predictions (and close ones in bf16), `bert qa` (command line and JSON lines) agreeing with predictions.json in Unicode
 code-point offsets, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
 import json
 import os
@@ -134,6 +134,12 @@ def main():
             if again.returncode == 0:
                 check(json.load(open(os.path.join(d, "eval", "predictions.json"), encoding="utf-8")) == pred,
                       "evaluating the saved model gives other predictions")
+            bf16 = squad(TINY + ["--squad-do-training", "False", "--checkpoint-input-dir", os.path.join(out, "model"),
+                                 "--predict-file", path, "--output-dir", os.path.join(d, "bf16"), "--precision", "bf16"])
+            check(bf16.returncode == 0, f"bf16 evaluation failed: {bf16.stderr[-1000:]}")
+            if bf16.returncode == 0:
+                em = json.load(open(os.path.join(d, "bf16", "metrics.json")))["exact_match"]
+                check(em >= metrics["exact_match"] - 10, f"bf16 EM {em} far below fp32 {metrics['exact_match']}")
             check_qa(os.path.join(out, "model"), data, pred)
         check_mpi(d, path)
     if failures:
