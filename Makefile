@@ -34,7 +34,14 @@ demo: deps build
 	./$(BUILD)/bert plot $(BUILD)/demo/run/metrics.jsonl -o $(BUILD)/demo/run/curves.svg
 	./$(BUILD)/bert infer --model $(BUILD)/demo/run/step_150 --head base \
 	  --input data/demo_infer.jsonl --output $(BUILD)/demo/infer_out.jsonl
-	@echo "demo: checkpoint, metrics.jsonl and curves.svg in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl"
+	./$(BUILD)/bert squad --config demo_tiny_128 --checkpoint-input-dir $(BUILD)/demo/run \
+	  --train-file data/squad_sample.json --predict-file data/squad_sample.json --num-epochs 8 \
+	  --hidden-dropout-prob 0 --output-dir $(BUILD)/demo/squad --disable-progress-bar
+	./$(BUILD)/bert qa --model $(BUILD)/demo/squad/model \
+	  --question "Which NFL team represented the AFC at Super Bowl 50?" \
+	  --context "Super Bowl 50 was an American football game to determine the champion of the National Football League (NFL) for the 2015 season. The American Football Conference (AFC) champion Denver Broncos defeated the National Football Conference (NFC) champion Carolina Panthers 24-10 to earn their third Super Bowl title."
+	@echo "demo: checkpoint, metrics.jsonl and curves.svg in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl,"
+	@echo "      fine-tuned SQuAD model, predictions and metrics.json in $(BUILD)/demo/squad"
 
 check: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2

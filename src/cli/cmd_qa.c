@@ -4,6 +4,7 @@
  * per question, start/end in Unicode code points of the context (end exclusive). */
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,10 +98,20 @@ static int parse_options(int argc, char **argv, qa_options *o) {
   return 0;
 }
 
+/* The shortest decimal that reads back as the same float (3.2230034, not 3.2230033874511719). */
+static void add_float(cJSON *o, const char *key, float v) {
+  char buf[32] = "null";
+  for (int digits = 6; isfinite(v) && digits <= 9; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+    if (strtof(buf, NULL) == v) break;
+  }
+  cJSON_AddRawToObject(o, key, buf);
+}
+
 static void print_answer(const bert_qa_answer *a) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "answer", a->text);
-  cJSON_AddNumberToObject(o, "score", a->score);
+  add_float(o, "score", a->score);
   cJSON_AddNumberToObject(o, "start", (double)a->start);
   cJSON_AddNumberToObject(o, "end", (double)a->end);
   char *text = cJSON_PrintUnformatted(o);
