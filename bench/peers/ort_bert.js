@@ -2,7 +2,10 @@
 // exported by `torch_bert.py --export-onnx DIR` as DIR/<model>.onnx, fp32) on the CPU execution
 // provider with intraOpNumThreads = N, at batch 1 and 8, sequence 128.
 //   node bench/peers/ort_bert.js --dir DIR [--threads N] [--model base|tiny|all] [--quick]
-//                                [--iters N] [--budget S]
+//                                [--iters N] [--budget S] [--seq L] [--batches 1,8] [--padded]
+// bench/squad.sh runs it on the QA model of `torch_squad.py --export-onnx DIR` (DIR/base.onnx)
+// with --seq 384 --batches 1,16; --padded gives feature f the attention mask of its first
+// 150 + (97 f mod 235) tokens, as bench/squad.c --padded.
 // onnxruntime-node is installed into bench/peers/node_modules by bench/model.sh
 // (ONNXRUNTIME_NODE_INSTALL=skip npm ci). Lines starting with "RESULT " are read by
 // bench/model_report.py.
@@ -12,14 +15,14 @@ const path = require('path');
 const os = require('os');
 const ort = require('onnxruntime-node');
 
-const SEQ_LEN = 128;
 const CONFIGS = {
   base: { layers: 12, hidden: 768, heads: 12, inter: 3072, vocab: 30522, title: 'BERT-base' },
   tiny: { layers: 3, hidden: 64, heads: 8, inter: 256, vocab: 30522, title: 'demo_tiny_128' },
 };
 
 function parseArgs(argv) {
-  const a = { dir: null, threads: os.cpus().length, model: 'all', quick: false, iters: 0, budget: -1 };
+  const a = { dir: null, threads: os.cpus().length, model: 'all', quick: false, iters: 0, budget: -1,
+    seq: 128, batches: [1, 8], padded: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     if (k === '--dir') a.dir = v, i++;
@@ -28,6 +31,9 @@ function parseArgs(argv) {
     else if (k === '--iters') a.iters = parseInt(v, 10), i++;
     else if (k === '--budget') a.budget = parseFloat(v), i++;
     else if (k === '--quick') a.quick = true;
+    else if (k === '--seq') a.seq = parseInt(v, 10), i++;
+    else if (k === '--batches') a.batches = v.split(',').map((x) => parseInt(x, 10)), i++;
+    else if (k === '--padded') a.padded = true;
     else if (k === '--precision') i++; // fp32 only: accepted for symmetry with the other benches
     else throw new Error(`ort_bert.js: unknown option ${k}`);
   }
@@ -37,23 +43,29 @@ function parseArgs(argv) {
 }
 
 // Same analytic count as bench/model.c: 2·m·n·k per product, attention included.
-function forwardFlops(c) {
-  const H = c.hidden, I = c.inter, L = SEQ_LEN;
+function forwardFlops(c, L) {
+  const H = c.hidden, I = c.inter;
   const layer = 2 * L * H * 3 * H + 2 * L * H * H + 2 * 2 * L * H * I + 2 * 2 * L * L * H;
   return c.layers * layer + 2 * H * H;
 }
 
-function inputs(c, batch) {
-  const n = batch * SEQ_LEN;
+// Real tokens of feature b: all, or with --padded 150 + (97 b mod 235) (bench/squad.c's formula).
+function realLength(a, b) {
+  return a.padded ? Math.min(a.seq, 150 + ((97 * b) % 235)) : a.seq;
+}
+
+function inputs(c, a, batch) {
+  const SEQ_LEN = a.seq, n = batch * SEQ_LEN;
   const ids = new BigInt64Array(n), types = new BigInt64Array(n), mask = new BigInt64Array(n);
   let s = 1234;
   for (let b = 0; b < batch; b++) {
+    const len = realLength(a, b);
     for (let t = 0; t < SEQ_LEN; t++) {
       s = (s * 1103515245 + 12345) % 2147483648;
       const i = b * SEQ_LEN + t;
-      ids[i] = BigInt(t === 0 ? 101 : t === SEQ_LEN - 1 ? 102 : 1000 + (s % (c.vocab - 1000)));
+      ids[i] = BigInt(t >= len ? 0 : t === 0 ? 101 : t === len - 1 ? 102 : 1000 + (s % (c.vocab - 1000)));
       types[i] = BigInt(t >= SEQ_LEN / 2 ? 1 : 0);
-      mask[i] = 1n;
+      mask[i] = t < len ? 1n : 0n;
     }
   }
   const dims = [batch, SEQ_LEN];
@@ -106,9 +118,9 @@ async function bench(model, a) {
   });
   const loadS = Number(process.hrtime.bigint() - t0) * 1e-9;
   console.log(`\n[${model} fp32] ${c.title} in ONNX Runtime ${ort.env.versions.node} (CPU EP, ${a.threads} intra-op threads; session ${loadS.toFixed(1)} s)`);
-  const big = model === 'base', flops = forwardFlops(c);
-  for (const bs of [1, 8]) {
-    const feeds = inputs(c, bs);
+  const big = model === 'base', flops = forwardFlops(c, a.seq);
+  for (const bs of a.batches) {
+    const feeds = inputs(c, a, bs);
     const iters = a.iters || (big ? (bs === 1 ? (a.quick ? 3 : 10) : (a.quick ? 2 : 5)) : (bs === 1 ? (a.quick ? 10 : 50) : (a.quick ? 5 : 20)));
     const warm = (big ? 1 : 3) + (bs === 1 ? 1 : 0);
     for (let i = 0; i < warm; i++) await session.run(feeds);

@@ -60,8 +60,20 @@ class Layer(nn.Module):
         return self.out_ln(x + self.drop(self.out(h)))
 
 
+def init_weights(module):
+    """HF's initialisation: truncated normal (std 0.02) weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+
+
 class Bert(nn.Module):
-    def __init__(self, cfg, p=0.1):
+    """heads=False leaves out the pooler and the pretraining heads (a task model such as
+    bench/peers/torch_squad.py's BertForQuestionAnswering adds its own head on `sequence`)."""
+
+    def __init__(self, cfg, p=0.1, heads=True):
         super().__init__()
         H, V = cfg["hidden"], cfg["vocab"]
         self.word = nn.Embedding(V, H)
@@ -70,25 +82,27 @@ class Bert(nn.Module):
         self.emb_ln = nn.LayerNorm(H, eps=1e-12)
         self.drop = nn.Dropout(p)
         self.layers = nn.ModuleList(Layer(H, cfg["heads"], cfg["inter"], p) for _ in range(cfg["layers"]))
-        self.pooler = nn.Linear(H, H)
-        # pretraining heads: MLM transform + tied decoder, NSP
-        self.mlm_dense = nn.Linear(H, H)
-        self.mlm_ln = nn.LayerNorm(H, eps=1e-12)
-        self.mlm_bias = nn.Parameter(torch.zeros(V))
-        self.nsp = nn.Linear(H, 2)
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
-            if isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        if heads:
+            self.pooler = nn.Linear(H, H)
+            # pretraining heads: MLM transform + tied decoder, NSP
+            self.mlm_dense = nn.Linear(H, H)
+            self.mlm_ln = nn.LayerNorm(H, eps=1e-12)
+            self.mlm_bias = nn.Parameter(torch.zeros(V))
+            self.nsp = nn.Linear(H, 2)
+        init_weights(self)
 
-    def encode(self, ids, types, mask):
+    def sequence(self, ids, types, mask):
+        """The encoder's output [B, L, H]."""
         B, L = ids.shape
         pos = torch.arange(L, device=ids.device).unsqueeze(0).expand(B, L)
         x = self.drop(self.emb_ln(self.word(ids) + self.pos(pos) + self.token_type(types)))
         mask_add = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.layers:
             x = layer(x, mask_add)
+        return x
+
+    def encode(self, ids, types, mask):
+        x = self.sequence(ids, types, mask)
         pooled = torch.tanh(self.pooler(x[:, 0]))
         return x, pooled
 
