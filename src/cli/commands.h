@@ -13,6 +13,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_squad_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_bench_serve(int argc, char **argv);
 int cmd_squad(int argc, char **argv);
 int cmd_qa(int argc, char **argv);
 

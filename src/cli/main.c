@@ -21,6 +21,8 @@ static const command commands[] = {
     {"squad", cmd_squad, "fine-tune and evaluate a QA model on SQuAD v1.1 / v2.0 with the reference's configs"},
     {"qa", cmd_qa, "answer questions about a context with a fine-tuned QA model"},
     {"squad-eval", cmd_squad_eval, "official SQuAD v1.1 / v2.0 scores (EM, F1) of a predictions file"},
+    {"serve", cmd_serve, "Triton / KServe v2 compatible HTTP inference server with dynamic batching"},
+    {"bench-serve", cmd_bench_serve, "benchmark a v2 server: sync/async clients, throughput, latency percentiles"},
 };
 
 static void usage(FILE *out) {

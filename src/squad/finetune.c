@@ -46,19 +46,14 @@ static int open_tokenizer(squad_run *s, bert_error *err) {
   if (s->input_dir[0]) bert_path_join(candidate, sizeof candidate, s->input_dir, "vocab.txt");
   if (candidate[0] && bert_path_exists(candidate)) snprintf(s->vocab_path, sizeof s->vocab_path, "%s", candidate);
   else bert_find_project_file(s->rc->vocab, s->vocab_path, sizeof s->vocab_path);
-  int rc = bert_vocab_load(&s->vocab, s->vocab_path, err);
+  int rc = bert_tokenizer_open(s->vocab_path, &s->vocab, &s->tok, &s->lower_case, err);
   if (rc) return bert_error_prefix(err, "vocabulary: ");
   s->have_vocab = 1;
   if (leader(s)) bert_log("Vocabulary: %s", s->vocab_path);
   if (s->vocab.size > s->rc->vocab_size)
     return bert_error_set(err, BERT_EINVAL, "%s holds %d tokens but the model's vocabulary size is %d", s->vocab_path,
                           s->vocab.size, s->rc->vocab_size);
-  if ((rc = bert_casing_resolve(s->vocab_path, &s->vocab, -1, &s->lower_case, err))) return rc;
-  bert_tokenizer_options opts;
-  bert_tokenizer_options_default(&opts);
-  opts.lower_case = s->lower_case;
-  opts.never_split = bert_never_split_specials; /* HF's fast tokenizer keeps special tokens whole */
-  return bert_tokenizer_create(&s->tok, &s->vocab, &opts, err);
+  return BERT_OK;
 }
 
 static int build_model(squad_run *s, bert_error *err) {

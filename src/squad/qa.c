@@ -64,18 +64,13 @@ static int open_vocab(bert_qa_engine *e, const char *model_dir, const char *fall
   char path[4096];
   bert_path_join(path, sizeof path, model_dir, "vocab.txt");
   if (!bert_path_exists(path)) bert_find_project_file(fallback_vocab, path, sizeof path);
-  int r = bert_vocab_load(&e->vocab, path, err), lower = 1;
+  int r = bert_tokenizer_open(path, &e->vocab, &e->tok, NULL, err);
   if (r) return bert_error_prefix(err, "vocabulary: ");
   e->have_vocab = 1;
   if (e->vocab.size > e->model.config.vocab_size)
     return bert_error_set(err, BERT_EINVAL, "%s holds %d tokens but the model's vocabulary size is %d", path,
                           e->vocab.size, e->model.config.vocab_size);
-  if ((r = bert_casing_resolve(path, &e->vocab, -1, &lower, err))) return r;
-  bert_tokenizer_options opts;
-  bert_tokenizer_options_default(&opts);
-  opts.lower_case = lower;
-  opts.never_split = bert_never_split_specials;
-  return bert_tokenizer_create(&e->tok, &e->vocab, &opts, err);
+  return BERT_OK;
 }
 
 int bert_qa_engine_open(bert_qa_engine *e, const char *model_dir, const char *fallback_vocab,

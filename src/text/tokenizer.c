@@ -489,3 +489,22 @@ int bert_tokenize(const bert_tokenizer *tok, const char *text, size_t len, bert_
   out->invalid_bytes = 0;
   return bert_tokenize_append(tok, text, len, out, err);
 }
+
+int bert_tokenizer_open(const char *vocab_path, bert_vocab *vocab, bert_tokenizer **tok, int *lower_case,
+                        bert_error *err) {
+  *tok = NULL;
+  int lower = 1, rc = bert_vocab_load(vocab, vocab_path, err);
+  if (rc) return rc;
+  rc = bert_casing_resolve(vocab_path, vocab, -1, &lower, err);
+  bert_tokenizer_options opts;
+  bert_tokenizer_options_default(&opts);
+  opts.lower_case = lower;
+  opts.never_split = bert_never_split_specials;
+  if (!rc) rc = bert_tokenizer_create(tok, vocab, &opts, err);
+  if (rc) {
+    bert_vocab_free(vocab);
+    return rc;
+  }
+  if (lower_case) *lower_case = lower;
+  return BERT_OK;
+}

@@ -80,4 +80,11 @@ int bert_tokenize_append(const bert_tokenizer *tok, const char *text, size_t len
 int bert_casing_resolve(const char *vocab_path, const bert_vocab *vocab, int flag, int *lower_case,
                         bert_error *err);
 
+/* A model folder's tokenizer as HuggingFace's BertTokenizerFast builds it: the vocabulary at
+ * `vocab_path` (loaded into `vocab`, which the tokenizer then points to), the casing rule above
+ * with no flag, special tokens kept whole, words of more than 100 characters [UNK]. On failure
+ * nothing is left to free. *lower_case (may be NULL) receives the casing used. */
+int bert_tokenizer_open(const char *vocab_path, bert_vocab *vocab, bert_tokenizer **tok, int *lower_case,
+                        bert_error *err);
+
 #endif

@@ -1,0 +1,145 @@
+/* bert serve: a Triton / KServe v2 compatible HTTP inference server over a model repository
+ * (docs/serve.md). Runs until SIGINT or SIGTERM, then finishes the requests in flight. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "serve/server.h"
+
+/* The one piece of global state: set by the signal handler, read by the main thread. */
+static volatile sig_atomic_t serve_signal = 0;
+
+static void on_signal(int sig) { serve_signal = sig; }
+
+static const char *usage_text =
+    "usage: bert serve --model-repository DIR [options]\n"
+    "\n"
+    "Serves the models of a Triton-layout repository (DIR/<model>/config.pbtxt and\n"
+    "DIR/<model>/<version>/ with a HuggingFace folder) over the KServe v2 HTTP protocol with\n"
+    "Triton's extensions (binary tensors, model configuration, statistics) and /metrics.\n"
+    "\n"
+    "options:\n"
+    "  --model-repository DIR  the model repository (required)\n"
+    "  --http-port N           HTTP port (default 8000; 0 = any free port, printed at start)\n"
+    "  --host ADDR             address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+    "  --metrics-port N        also serve /metrics on this port (0 = any free port)\n"
+    "  --threads N             compute threads per model, split between its instances\n"
+    "                          (default: all cores)\n"
+    "  --http-threads N        connection threads (default 2)\n"
+    "  --max-body-bytes N      largest request body accepted (default 67108864); larger: 413\n"
+    "  --drain-timeout S       on SIGINT/SIGTERM, wait at most S seconds for requests in\n"
+    "                          flight (default 30)\n"
+    "  -h, --help              show this help and exit\n";
+
+typedef struct serve_cli {
+  bert_serve_options opt;
+  double drain;
+} serve_cli;
+
+static int int_value(const char *name, const char *s, long lo, long hi, long *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < lo || v > hi) {
+    fprintf(stderr, "bert serve: %s expects an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int parse_options(int argc, char **argv, serve_cli *cli) {
+  static const struct option longopts[] = {
+      {"model-repository", required_argument, 0, 'r'}, {"http-port", required_argument, 0, 'p'},
+      {"host", required_argument, 0, 'H'},             {"metrics-port", required_argument, 0, 'm'},
+      {"threads", required_argument, 0, 't'},          {"http-threads", required_argument, 0, 'T'},
+      {"max-body-bytes", required_argument, 0, 'b'},   {"drain-timeout", required_argument, 0, 'd'},
+      {"help", no_argument, 0, 'h'},                   {0, 0, 0, 0}};
+  bert_serve_options *o = &cli->opt;
+  memset(cli, 0, sizeof *cli);
+  o->host = "127.0.0.1", o->http_port = 8000, o->metrics_port = -1, o->http_threads = 2;
+  o->max_body_bytes = (size_t)64 << 20;
+  cli->drain = 30;
+  opterr = 0;
+  optind = 1;
+  int c;
+  long v;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+      case 'r': o->repository = optarg; break;
+      case 'H': o->host = optarg; break;
+      case 'p': if (int_value("--http-port", optarg, 0, 65535, &v)) return 2; o->http_port = (int)v; break;
+      case 'm': if (int_value("--metrics-port", optarg, 0, 65535, &v)) return 2; o->metrics_port = (int)v; break;
+      case 't': if (int_value("--threads", optarg, 1, 4096, &v)) return 2; o->threads = (int)v; break;
+      case 'T': if (int_value("--http-threads", optarg, 1, 256, &v)) return 2; o->http_threads = (int)v; break;
+      case 'b': if (int_value("--max-body-bytes", optarg, 1024, 1L << 40, &v)) return 2; o->max_body_bytes = (size_t)v; break;
+      case 'd': if (int_value("--drain-timeout", optarg, 0, 86400, &v)) return 2; cli->drain = (double)v; break;
+      case 'h': fputs(usage_text, stdout); return 1;
+      default:
+        fprintf(stderr, "bert serve: unknown or incomplete option '%s'\n%s", argv[optind - 1], usage_text);
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "bert serve: unexpected argument '%s'\n", argv[optind]);
+    return 2;
+  }
+  if (!o->repository) {
+    fprintf(stderr, "bert serve: --model-repository is required\n%s", usage_text);
+    return 2;
+  }
+  return 0;
+}
+
+/* SIGINT/SIGTERM are blocked in every thread (the server's threads inherit the mask) and taken
+ * by the main thread alone in sigsuspend, so the handler never interrupts a worker. */
+static void block_signals(sigset_t *old) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is an error on that connection, not our end */
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+static void wait_for_signal(const sigset_t *old) {
+  sigset_t wait_mask = *old;
+  sigdelset(&wait_mask, SIGINT);
+  sigdelset(&wait_mask, SIGTERM);
+  while (!serve_signal) sigsuspend(&wait_mask);
+}
+
+int cmd_serve(int argc, char **argv) {
+  serve_cli cli;
+  int usage = parse_options(argc, argv, &cli);
+  if (usage) return usage == 1 ? 0 : 2;
+  sigset_t old;
+  block_signals(&old);
+  bert_serve_server *server;
+  bert_error err = {0};
+  if (bert_serve_server_start(&server, &cli.opt, &err)) {
+    fprintf(stderr, "bert serve: %s\n", err.message);
+    return 1;
+  }
+  /* an IPv6 address goes in brackets in a URL */
+  const char *open = strchr(cli.opt.host, ':') ? "[" : "", *close = *open ? "]" : "";
+  printf("bert serve: listening on http://%s%s%s:%d\n", open, cli.opt.host, close, bert_serve_server_http_port(server));
+  if (bert_serve_server_metrics_port(server) >= 0)
+    printf("bert serve: metrics on http://%s%s%s:%d/metrics\n", open, cli.opt.host, close, bert_serve_server_metrics_port(server));
+  fflush(stdout);
+  wait_for_signal(&old);
+  fprintf(stderr, "bert serve: %s received: finishing the requests in flight\n", serve_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  bert_serve_server_stop(server, cli.drain);
+  fprintf(stderr, "bert serve: stopped\n");
+  return 0;
+}

@@ -1,0 +1,276 @@
+/* libmicrohttpd plumbing: body collection with a size limit, suspend/resume, replies, counting. */
+#include "serve/http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "serve/infer_request.h"
+
+/* Bytes of an oversized body read and dropped before the connection is cut instead: the 413 is
+ * sent only after the body, and a client streaming without end must not hold a thread forever. */
+#define HTTP_DISCARD_LIMIT ((size_t)64 << 20)
+
+struct bert_serve_http {
+  struct MHD_Daemon *daemon;
+  bert_serve_http_options opt;
+  int port;
+  atomic_int in_flight;
+};
+
+struct bert_serve_http_call {
+  bert_serve_http *h;
+  struct MHD_Connection *conn;
+  const char *method, *path;  /* MHD's, valid for the whole request */
+  char *body;
+  size_t len, cap;
+  size_t expected;            /* Content-Length, 0 when unknown */
+  int too_large, replied, suspended, resumed;
+  bert_serve_http_continuation then;
+  void *then_arg;
+};
+
+/* ---- replies ---- */
+
+void bert_serve_http_reply(bert_serve_http_call *c, int status, const char *content_type, char *body, size_t len,
+                           const char *extra_name, const char *extra_value) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
+                                                                                                : MHD_RESPMEM_PERSISTENT);
+  if (!r) {
+    free(body);
+    return; /* out of memory: MHD closes the connection when the handler queues nothing */
+  }
+  if (content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (extra_name) MHD_add_response_header(r, extra_name, extra_value);
+  MHD_queue_response(c->conn, (unsigned)status, r);
+  MHD_destroy_response(r);
+  c->replied = 1;
+}
+
+void bert_serve_http_reply_json(bert_serve_http_call *c, int status, bert_strbuf *json) {
+  if (json->failed) {
+    bert_strbuf_free(json);
+    bert_serve_http_reply_error(c, 500, "out of memory");
+    return;
+  }
+  char *body = json->data;
+  size_t len = json->len;
+  json->data = NULL, json->len = json->cap = 0;
+  bert_serve_http_reply(c, status, "application/json", body, len, NULL, NULL);
+}
+
+void bert_serve_http_reply_error(bert_serve_http_call *c, int status, const char *message) {
+  bert_strbuf s = {0};
+  bert_strbuf_puts(&s, "{\"error\":");
+  bert_serve_json_string(&s, message, strlen(message));
+  bert_strbuf_puts(&s, "}");
+  if (s.failed) { /* still JSON, without the message */
+    bert_strbuf_free(&s);
+    bert_serve_http_reply(c, status, "application/json", NULL, 0, NULL, NULL);
+    return;
+  }
+  bert_serve_http_reply_json(c, status, &s);
+}
+
+/* ---- call accessors ---- */
+
+const char *bert_serve_http_method(const bert_serve_http_call *c) { return c->method; }
+const char *bert_serve_http_path(const bert_serve_http_call *c) { return c->path; }
+size_t bert_serve_http_body_len(const bert_serve_http_call *c) { return c->len; }
+
+const char *bert_serve_http_header(const bert_serve_http_call *c, const char *name) {
+  return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+}
+
+char *bert_serve_http_take_body(bert_serve_http_call *c, size_t *len) {
+  char *b = c->body;
+  *len = c->len;
+  c->body = NULL, c->len = c->cap = 0;
+  return b;
+}
+
+void bert_serve_http_suspend(bert_serve_http_call *c, bert_serve_http_continuation then, void *arg) {
+  c->then = then, c->then_arg = arg, c->suspended = 1;
+  MHD_suspend_connection(c->conn);
+}
+
+void bert_serve_http_resume(bert_serve_http_call *c) {
+  c->resumed = 1;
+  MHD_resume_connection(c->conn);
+}
+
+/* ---- the request cycle ---- */
+
+/* Content-Length as announced; 0 when absent or not a number (the body then decides). */
+static size_t announced_length(struct MHD_Connection *conn) {
+  const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (!v) return 0;
+  char *end;
+  unsigned long long n = strtoull(v, &end, 10);
+  return *v && !*end ? (size_t)n : 0;
+}
+
+static int start_call(bert_serve_http *h, struct MHD_Connection *conn, const char *method, const char *url,
+                      bert_serve_http_call **out) {
+  bert_serve_http_call *c = calloc(1, sizeof *c);
+  if (!c) return 0;
+  c->h = h, c->conn = conn, c->method = method, c->path = url;
+  c->expected = announced_length(conn);
+  atomic_fetch_add(&h->in_flight, 1);
+  *out = c;
+  if (c->expected > h->opt.max_body_bytes) { /* refuse before the body is read */
+    char msg[200];
+    snprintf(msg, sizeof msg, "request body of %zu bytes exceeds the server's limit of %zu (--max-body-bytes)", c->expected,
+             h->opt.max_body_bytes);
+    bert_serve_http_reply_error(c, 413, msg);
+  }
+  return 1;
+}
+
+/* Appends an upload chunk; returns 0 to cut the connection. */
+static int collect(bert_serve_http_call *c, const char *data, size_t n) {
+  size_t limit = c->h->opt.max_body_bytes;
+  if (c->too_large || c->len + n > limit) {
+    c->too_large = 1;
+    c->len += n; /* counted, not kept */
+    return c->len <= limit + HTTP_DISCARD_LIMIT;
+  }
+  if (c->len + n > c->cap) {
+    size_t cap = c->cap ? c->cap : (c->expected ? c->expected : 65536);
+    while (cap < c->len + n) cap *= 2;
+    char *grown = realloc(c->body, cap);
+    if (!grown) return 0;
+    c->body = grown, c->cap = cap;
+  }
+  memcpy(c->body + c->len, data, n);
+  c->len += n;
+  return 1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
+  (void)version;
+  bert_serve_http *h = cls;
+  bert_serve_http_call *c = *con_cls;
+  if (!c) return start_call(h, conn, method, url, (bert_serve_http_call **)con_cls) ? MHD_YES : MHD_NO;
+  if (c->replied) { /* answered early (413): the rest of the body is dropped */
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    int ok = collect(c, upload_data, *upload_size);
+    *upload_size = 0;
+    return ok ? MHD_YES : MHD_NO;
+  }
+  if (c->resumed) {
+    c->suspended = c->resumed = 0;
+    c->then(c->then_arg, c);
+  } else if (c->too_large) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "request body exceeds the server's limit of %zu bytes (--max-body-bytes)", h->opt.max_body_bytes);
+    bert_serve_http_reply_error(c, 413, msg);
+  } else {
+    h->opt.handler(h->opt.ctx, c);
+  }
+  if (!c->replied && !c->suspended) bert_serve_http_reply_error(c, 500, "internal error: the request got no reply");
+  return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+  (void)conn, (void)toe;
+  bert_serve_http *h = cls;
+  bert_serve_http_call *c = *con_cls;
+  if (!c) return;
+  free(c->body);
+  free(c);
+  *con_cls = NULL;
+  atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* Small replies must leave at once: Nagle's algorithm would hold them for the client's delayed
+ * ACK (40 ms), the whole latency budget of a BERT request. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx, enum MHD_ConnectionNotificationCode code) {
+  (void)cls, (void)socket_ctx;
+  if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  int one = 1;
+  if (info) setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* ---- the daemon ---- */
+
+static int resolve(const char *host, int port, struct sockaddr_storage *addr, socklen_t *len, bert_error *err) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC, hints.ai_socktype = SOCK_STREAM, hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  int rc = getaddrinfo(host, service, &hints, &res);
+  if (rc || !res) return bert_error_set(err, BERT_EINVAL, "--host %s: %s", host, rc ? gai_strerror(rc) : "no address");
+  memcpy(addr, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  freeaddrinfo(res);
+  return BERT_OK;
+}
+
+int bert_serve_http_start(bert_serve_http **out, const bert_serve_http_options *opt, bert_error *err) {
+  *out = NULL;
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  int rc = resolve(opt->host, opt->port, &addr, &addr_len, err);
+  if (rc) return rc;
+  bert_serve_http *h = calloc(1, sizeof *h);
+  if (!h) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  h->opt = *opt;
+  atomic_init(&h->in_flight, 0);
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+  h->daemon = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_request, h,
+                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 0 ? opt->threads : 1),
+                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                               MHD_OPTION_END);
+  if (!h->daemon) {
+    free(h);
+    return bert_error_set(err, BERT_EIO, "cannot listen on %s:%d (address in use, or not an address of this machine?)",
+                          opt->host, opt->port);
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = info ? info->port : opt->port;
+  *out = h;
+  return BERT_OK;
+}
+
+int bert_serve_http_port(const bert_serve_http *h) { return h->port; }
+
+void bert_serve_http_quiesce(bert_serve_http *h) {
+  if (!h) return;
+  MHD_socket s = MHD_quiesce_daemon(h->daemon);
+  if (s != MHD_INVALID_SOCKET) close(s);
+}
+
+int bert_serve_http_wait_idle(bert_serve_http *h, double timeout) {
+  if (!h) return 0;
+  double end = bert_seconds() + timeout;
+  struct timespec pause = {0, 5 * 1000 * 1000};
+  int left;
+  while ((left = atomic_load(&h->in_flight)) > 0 && bert_seconds() < end) nanosleep(&pause, NULL);
+  return left;
+}
+
+void bert_serve_http_stop(bert_serve_http *h) {
+  if (!h) return;
+  MHD_stop_daemon(h->daemon);
+  free(h);
+}

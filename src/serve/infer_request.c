@@ -1,0 +1,510 @@
+/* The v2 request parser (JSON header + binary extension) and the response encoder. Every JSON
+ * value is type-checked before use: a string where a shape belongs must be a 400, never a crash
+ * (Triton server#1649). */
+#include "serve/infer_request.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/gemm.h"
+#include "train/half.h"
+
+/* Elements of one tensor: bounds the work a shape may ask for before data is even looked at. */
+#define REQUEST_MAX_ELEMENTS ((int64_t)1 << 31)
+
+typedef struct parse_ctx {
+  bert_serve_request *req;
+  const bert_serve_model_config *cfg;
+  const char *bin;      /* binary section after the JSON header */
+  size_t bin_len, bin_used;
+  int binary_output;    /* request parameter binary_data_output */
+  bert_error *err;
+} parse_ctx;
+
+static int bad(parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(parse_ctx *c, const char *fmt, ...) {
+  char msg[sizeof c->err->message];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return bert_error_set(c->err, BERT_EINVAL, "%s", msg);
+}
+
+/* An integral JSON number in [lo, hi]. */
+static int json_int(const cJSON *v, double lo, double hi, int64_t *out) {
+  if (!cJSON_IsNumber(v)) return 0;
+  double d = v->valuedouble;
+  if (!(d >= lo && d <= hi) || d != floor(d)) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+static void shape_text(char *out, size_t cap, const int64_t *shape, int ndim, int batch_dim) {
+  size_t n = (size_t)snprintf(out, cap, "[");
+  if (batch_dim) n += (size_t)snprintf(out + n, cap - n, "-1%s", ndim ? "," : "");
+  for (int i = 0; i < ndim && n < cap; i++) n += (size_t)snprintf(out + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
+  if (n < cap) snprintf(out + n, cap - n, "]");
+}
+
+/* ---- element conversion (JSON data) ---- */
+
+static int int_range(bert_serve_dtype t, double *lo, double *hi) {
+  switch (t) {
+    case BERT_SERVE_BOOL: *lo = 0, *hi = 1; return 1;
+    case BERT_SERVE_UINT8: *lo = 0, *hi = 255; return 1;
+    case BERT_SERVE_UINT16: *lo = 0, *hi = 65535; return 1;
+    case BERT_SERVE_UINT32: *lo = 0, *hi = 4294967295.0; return 1;
+    case BERT_SERVE_UINT64: *lo = 0, *hi = 9223372036854774784.0; return 1; /* held in an int64 */
+    case BERT_SERVE_INT8: *lo = -128, *hi = 127; return 1;
+    case BERT_SERVE_INT16: *lo = -32768, *hi = 32767; return 1;
+    case BERT_SERVE_INT32: *lo = -2147483648.0, *hi = 2147483647.0; return 1;
+    case BERT_SERVE_INT64: *lo = -9223372036854775808.0, *hi = 9223372036854774784.0; return 1;
+    default: return 0;
+  }
+}
+
+static void store_int(void *dst, bert_serve_dtype t, int64_t i, int64_t v) {
+  switch (bert_serve_dtype_size(t)) {
+    case 1: { uint8_t x = (uint8_t)v; memcpy((char *)dst + i, &x, 1); break; }
+    case 2: { uint16_t x = (uint16_t)v; memcpy((char *)dst + 2 * i, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; memcpy((char *)dst + 4 * i, &x, 4); break; }
+    default: { uint64_t x = (uint64_t)v; memcpy((char *)dst + 8 * i, &x, 8); break; }
+  }
+}
+
+/* Element i of a fixed-size tensor from a JSON scalar. */
+static int store_element(parse_ctx *c, const char *name, const cJSON *v, bert_serve_dtype t, void *dst, int64_t i) {
+  double lo, hi;
+  if (int_range(t, &lo, &hi)) {
+    int64_t x;
+    if (t == BERT_SERVE_BOOL && cJSON_IsBool(v)) x = cJSON_IsTrue(v);
+    else if (!json_int(v, lo, hi, &x))
+      return bad(c, "input '%s': data element %lld is not a valid %s value", name, (long long)i, bert_serve_dtype_name(t));
+    store_int(dst, t, i, x);
+    return BERT_OK;
+  }
+  if (!cJSON_IsNumber(v)) return bad(c, "input '%s': data element %lld is not a number", name, (long long)i);
+  double d = v->valuedouble;
+  if (t == BERT_SERVE_FP64) memcpy((char *)dst + 8 * i, &d, 8);
+  else if (t == BERT_SERVE_FP32) { float f = (float)d; memcpy((char *)dst + 4 * i, &f, 4); }
+  else { uint16_t h = bert_f32_to_f16((float)d); memcpy((char *)dst + 2 * i, &h, 2); }
+  return BERT_OK;
+}
+
+typedef struct json_walk {
+  parse_ctx *c;
+  const char *name;
+  bert_serve_dtype dtype;
+  void *dst;           /* fixed-size elements */
+  bert_strbuf bytes;   /* serialised BYTES */
+  int64_t count, expected;
+} json_walk;
+
+/* Flattens nested arrays (row-major) into elements; counts past `expected` stop the walk. */
+static int walk_data(json_walk *w, const cJSON *v) {
+  if (cJSON_IsArray(v)) {
+    for (const cJSON *x = v->child; x; x = x->next) {
+      int rc = walk_data(w, x);
+      if (rc) return rc;
+    }
+    return BERT_OK;
+  }
+  if (w->count >= w->expected)
+    return bad(w->c, "input '%s': data has more elements than its shape's %lld", w->name, (long long)w->expected);
+  if (w->dtype == BERT_SERVE_BYTES) {
+    if (!cJSON_IsString(v)) return bad(w->c, "input '%s': BYTES data element %lld is not a string", w->name, (long long)w->count);
+    size_t n = strlen(v->valuestring);
+    uint32_t len = (uint32_t)n;
+    bert_strbuf_append(&w->bytes, (const char *)&len, 4);
+    bert_strbuf_append(&w->bytes, v->valuestring, n);
+    w->count++;
+    return BERT_OK;
+  }
+  return store_element(w->c, w->name, v, w->dtype, w->dst, w->count++);
+}
+
+static int decode_json_data(parse_ctx *c, const cJSON *data, bert_serve_tensor *t, int64_t n) {
+  if (t->dtype == BERT_SERVE_BF16) return bad(c, "input '%s': BF16 data must be sent as binary data", t->name);
+  json_walk w = {c, t->name, t->dtype, NULL, {0}, 0, n};
+  if (t->dtype != BERT_SERVE_BYTES) {
+    size_t bytes = (size_t)n * bert_serve_dtype_size(t->dtype);
+    if (!(w.dst = malloc(bytes ? bytes : 1))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
+    t->data = w.dst, t->bytes = bytes, t->owned = 1;
+  }
+  int rc = walk_data(&w, data);
+  if (!rc && w.count != n)
+    rc = bad(c, "input '%s': data has %lld elements, its shape %lld", t->name, (long long)w.count, (long long)n);
+  if (t->dtype == BERT_SERVE_BYTES) {
+    if (!rc && w.bytes.failed) rc = bert_error_set(c->err, BERT_ENOMEM, "out of memory");
+    t->data = w.bytes.data, t->bytes = w.bytes.len, t->owned = 1;
+    if (!t->data && !rc && !(t->data = calloc(1, 1))) rc = bert_error_set(c->err, BERT_ENOMEM, "out of memory");
+  }
+  return rc;
+}
+
+/* ---- inputs ---- */
+
+static int parse_shape(parse_ctx *c, const char *name, const cJSON *shape, bert_serve_tensor *t) {
+  if (!cJSON_IsArray(shape)) return bad(c, "input '%s': shape must be an array of integers", name);
+  int n = cJSON_GetArraySize(shape);
+  if (n > BERT_SERVE_MAX_DIMS) return bad(c, "input '%s': shape has %d dimensions (at most %d)", name, n, BERT_SERVE_MAX_DIMS);
+  int i = 0;
+  for (const cJSON *d = shape->child; d; d = d->next, i++)
+    if (!json_int(d, 0, (double)REQUEST_MAX_ELEMENTS, &t->shape[i]))
+      return bad(c, "input '%s': shape[%d] is not an integer in [0, %lld]", name, i, (long long)REQUEST_MAX_ELEMENTS);
+  t->ndim = n;
+  return BERT_OK;
+}
+
+/* Checks the shape against the config ([-1] + dims when batching); returns the batch size. */
+static int check_shape(parse_ctx *c, const bert_serve_io *io, const bert_serve_tensor *t, int *batch) {
+  const bert_serve_model_config *cfg = c->cfg;
+  int batching = cfg->max_batch_size > 0, ok = t->ndim == io->ndim + batching;
+  for (int i = 0; ok && i < io->ndim; i++) ok = io->dims[i] < 0 || io->dims[i] == t->shape[i + batching];
+  if (!ok) {
+    char want[200], got[200];
+    shape_text(want, sizeof want, io->dims, io->ndim, batching);
+    shape_text(got, sizeof got, t->shape, t->ndim, 0);
+    return bad(c, "unexpected shape for input '%s' for model '%s': expected %s, got %s", io->name, cfg->name, want, got);
+  }
+  *batch = batching ? (int)t->shape[0] : 1;
+  if (batching && (t->shape[0] < 1 || t->shape[0] > cfg->max_batch_size))
+    return bad(c, "input '%s': batch size %lld is outside [1, %d], the model's max_batch_size", io->name,
+               (long long)t->shape[0], cfg->max_batch_size);
+  return BERT_OK;
+}
+
+/* Binary data of `size` bytes for input t: the next bytes after the JSON header. */
+static int take_binary(parse_ctx *c, bert_serve_tensor *t, const cJSON *size_item, int64_t n) {
+  int64_t size;
+  if (!json_int(size_item, 0, 9.0e15, &size)) return bad(c, "input '%s': binary_data_size must be a non-negative integer", t->name);
+  if ((uint64_t)size > c->bin_len - c->bin_used)
+    return bad(c, "input '%s': binary_data_size %lld runs past the %zu bytes of binary data left in the body", t->name,
+               (long long)size, c->bin_len - c->bin_used);
+  t->data = (void *)(c->bin + c->bin_used), t->bytes = (size_t)size, t->owned = 0;
+  c->bin_used += (size_t)size;
+  if (t->dtype == BERT_SERVE_BYTES) {
+    int rc = bert_serve_bytes_check(t->data, t->bytes, n, c->err);
+    return rc ? bert_error_prefix(c->err, "input '%s': ", t->name) : BERT_OK;
+  }
+  size_t want = (size_t)n * bert_serve_dtype_size(t->dtype);
+  if (t->bytes != want)
+    return bad(c, "input '%s': binary_data_size is %zu bytes, its shape and %s need %zu", t->name, t->bytes,
+               bert_serve_dtype_name(t->dtype), want);
+  return BERT_OK;
+}
+
+static int parse_input_params(parse_ctx *c, const char *name, const cJSON *params, const cJSON **size_item) {
+  *size_item = NULL;
+  if (!params) return BERT_OK;
+  if (!cJSON_IsObject(params)) return bad(c, "input '%s': parameters must be an object", name);
+  if (cJSON_GetObjectItemCaseSensitive(params, "shared_memory_region"))
+    return bad(c, "input '%s': shared memory is not supported by this server", name);
+  *size_item = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
+  return BERT_OK;
+}
+
+static int input_index(parse_ctx *c, const cJSON *in, const char **name) {
+  if (!cJSON_IsObject(in)) return bad(c, "every element of inputs must be an object");
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(in, "name");
+  if (!cJSON_IsString(n)) return bad(c, "an input has no name string");
+  *name = n->valuestring;
+  int idx = bert_serve_model_config_input(c->cfg, n->valuestring);
+  if (idx < 0) return bad(c, "unexpected inference input '%.200s' for model '%s'", n->valuestring, c->cfg->name);
+  if (c->req->inputs[idx].dtype) return bad(c, "input '%s' is given twice", n->valuestring);
+  return idx;
+}
+
+static int parse_input(parse_ctx *c, const cJSON *in, int *batch) {
+  const char *name = "";
+  int idx = input_index(c, in, &name);
+  if (idx < 0) return idx;
+  const bert_serve_io *io = &c->cfg->inputs[idx];
+  bert_serve_tensor *t = &c->req->inputs[idx];
+  snprintf(t->name, sizeof t->name, "%s", io->name);
+  const cJSON *dt = cJSON_GetObjectItemCaseSensitive(in, "datatype");
+  if (!cJSON_IsString(dt)) return bad(c, "input '%s': datatype must be a string", name);
+  bert_serve_dtype dtype = bert_serve_dtype_parse(dt->valuestring);
+  if (dtype != io->dtype)
+    return bad(c, "input '%s': datatype %.40s, the model expects %s", name, dt->valuestring, bert_serve_dtype_name(io->dtype));
+  int rc = parse_shape(c, name, cJSON_GetObjectItemCaseSensitive(in, "shape"), t);
+  if (!rc) rc = check_shape(c, io, t, batch);
+  if (rc) return rc;
+  int64_t n = bert_serve_shape_elements(t->shape, t->ndim, REQUEST_MAX_ELEMENTS);
+  if (n < 0) return bad(c, "input '%s': the shape holds more than %lld elements", name, (long long)REQUEST_MAX_ELEMENTS);
+  const cJSON *size_item, *data = cJSON_GetObjectItemCaseSensitive(in, "data");
+  if ((rc = parse_input_params(c, name, cJSON_GetObjectItemCaseSensitive(in, "parameters"), &size_item))) return rc;
+  t->dtype = dtype; /* marks the input as given (after the checks, so a duplicate is found) */
+  if (size_item && data) return bad(c, "input '%s' has both data and binary_data_size", name);
+  if (size_item) return take_binary(c, t, size_item, n);
+  if (!data) return bad(c, "input '%s' has neither data nor binary_data_size", name);
+  return decode_json_data(c, data, t, n);
+}
+
+static int parse_inputs(parse_ctx *c, const cJSON *inputs) {
+  if (!cJSON_IsArray(inputs) || !inputs->child) return bad(c, "the request needs a non-empty inputs array");
+  int batch = -1;
+  for (const cJSON *in = inputs->child; in; in = in->next) {
+    int b = 0, rc = parse_input(c, in, &b);
+    if (rc) return rc;
+    if (batch >= 0 && b != batch) return bad(c, "inputs disagree on the batch size (%d and %d)", batch, b);
+    batch = b;
+  }
+  for (int i = 0; i < c->cfg->n_inputs; i++)
+    if (!c->req->inputs[i].dtype && !c->cfg->inputs[i].optional)
+      return bad(c, "expected input '%s' for model '%s' is missing", c->cfg->inputs[i].name, c->cfg->name);
+  c->req->batch = batch;
+  if (c->bin_used != c->bin_len)
+    return bad(c, "%zu bytes of binary data after the last binary input are not claimed by any binary_data_size",
+               c->bin_len - c->bin_used);
+  return BERT_OK;
+}
+
+/* ---- requested outputs ---- */
+
+static int output_binary(parse_ctx *c, const char *name, const cJSON *params, int *binary) {
+  *binary = c->binary_output;
+  if (!params) return BERT_OK;
+  if (!cJSON_IsObject(params)) return bad(c, "output '%s': parameters must be an object", name);
+  if (cJSON_GetObjectItemCaseSensitive(params, "shared_memory_region"))
+    return bad(c, "output '%s': shared memory is not supported by this server", name);
+  if (cJSON_GetObjectItemCaseSensitive(params, "classification"))
+    return bad(c, "output '%s': classification outputs are not supported by this server", name);
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "binary_data");
+  if (b && !cJSON_IsBool(b)) return bad(c, "output '%s': binary_data must be true or false", name);
+  if (b) *binary = cJSON_IsTrue(b);
+  return BERT_OK;
+}
+
+static int parse_outputs(parse_ctx *c, const cJSON *outputs) {
+  bert_serve_request *r = c->req;
+  const bert_serve_model_config *cfg = c->cfg;
+  if (!(r->outputs = calloc((size_t)cfg->n_outputs, sizeof *r->outputs))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
+  if (!outputs) {
+    for (int i = 0; i < cfg->n_outputs; i++) r->outputs[i].index = i, r->outputs[i].binary = c->binary_output;
+    r->n_outputs = cfg->n_outputs;
+    return BERT_OK;
+  }
+  if (!cJSON_IsArray(outputs)) return bad(c, "outputs must be an array");
+  for (const cJSON *o = outputs->child; o; o = o->next) {
+    const cJSON *name = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "name") : NULL;
+    if (!cJSON_IsString(name)) return bad(c, "every requested output must be an object with a name string");
+    int idx = bert_serve_model_config_output(cfg, name->valuestring);
+    if (idx < 0) return bad(c, "unexpected inference output '%.200s' for model '%s'", name->valuestring, cfg->name);
+    for (int j = 0; j < r->n_outputs; j++)
+      if (r->outputs[j].index == idx) return bad(c, "output '%s' is requested twice", name->valuestring);
+    int rc = output_binary(c, name->valuestring, cJSON_GetObjectItemCaseSensitive(o, "parameters"), &r->outputs[r->n_outputs].binary);
+    if (rc) return rc;
+    r->outputs[r->n_outputs++].index = idx;
+  }
+  return BERT_OK;
+}
+
+/* ---- the header ---- */
+
+static int parse_parameters(parse_ctx *c, const cJSON *params) {
+  if (!params) return BERT_OK;
+  if (!cJSON_IsObject(params)) return bad(c, "parameters must be an object");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "binary_data_output");
+  if (b && !cJSON_IsBool(b)) return bad(c, "parameters.binary_data_output must be true or false");
+  c->binary_output = cJSON_IsTrue(b);
+  return BERT_OK;
+}
+
+static int parse_header(parse_ctx *c, const cJSON *root) {
+  if (!cJSON_IsObject(root)) return bad(c, "the request header must be a JSON object");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+  if (id && !cJSON_IsString(id)) return bad(c, "id must be a string");
+  if (id && !(c->req->id = strdup(id->valuestring))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
+  int rc = parse_parameters(c, cJSON_GetObjectItemCaseSensitive(root, "parameters"));
+  if (!rc) rc = parse_inputs(c, cJSON_GetObjectItemCaseSensitive(root, "inputs"));
+  if (!rc) rc = parse_outputs(c, cJSON_GetObjectItemCaseSensitive(root, "outputs"));
+  return rc;
+}
+
+static int parse_json_header(parse_ctx *c, const char *text, size_t len) {
+  if (len == 0) return bad(c, "the request body is empty: a JSON inference request is expected");
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!root) {
+    size_t at = end && end >= text ? (size_t)(end - text) : 0;
+    return bad(c, "the request header is not valid JSON (near byte %zu of %zu)", at, len);
+  }
+  while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+  int rc = end && end < text + len ? bad(c, "unexpected bytes after the JSON request header (at byte %zu); binary data needs Inference-Header-Content-Length",
+                                         (size_t)(end - text))
+                                   : parse_header(c, root);
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* Inference-Header-Content-Length: 0 — the whole body is the one input, batch 1, outputs binary. */
+static int parse_raw(parse_ctx *c, size_t len) {
+  const bert_serve_model_config *cfg = c->cfg;
+  if (cfg->n_inputs != 1)
+    return bad(c, "a raw binary request (Inference-Header-Content-Length: 0) needs a model with one input; '%s' has %d",
+               cfg->name, cfg->n_inputs);
+  const bert_serve_io *io = &cfg->inputs[0];
+  size_t es = bert_serve_dtype_size(io->dtype);
+  bert_serve_tensor *t = &c->req->inputs[0];
+  int batching = cfg->max_batch_size > 0, variable = -1;
+  int64_t fixed = 1;
+  t->ndim = io->ndim + batching;
+  if (batching) t->shape[0] = 1;
+  for (int i = 0; i < io->ndim; i++) {
+    if (io->dims[i] < 0 && variable >= 0) return bad(c, "a raw binary request cannot give a shape with two variable dimensions");
+    if (io->dims[i] < 0) variable = i;
+    else fixed *= io->dims[i];
+    t->shape[i + batching] = io->dims[i];
+  }
+  if (!es || len % (es * (size_t)fixed)) return bad(c, "raw binary request of %zu bytes does not fit input '%s'", len, io->name);
+  if (variable >= 0) t->shape[variable + batching] = (int64_t)(len / (es * (size_t)fixed));
+  else if (len != es * (size_t)fixed) return bad(c, "raw binary request of %zu bytes, input '%s' needs %zu", len, io->name, es * (size_t)fixed);
+  snprintf(t->name, sizeof t->name, "%s", io->name);
+  t->dtype = io->dtype, t->data = c->req->body, t->bytes = len;
+  c->req->batch = 1;
+  c->binary_output = 1;
+  return parse_outputs(c, NULL);
+}
+
+int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_config *cfg, char *body, size_t len,
+                             int64_t header_len, bert_error *err) {
+  *out = NULL;
+  bert_serve_request *r = calloc(1, sizeof *r);
+  if (!r || !(r->inputs = calloc((size_t)cfg->n_inputs, sizeof *r->inputs))) {
+    free(r), free(body);
+    return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  }
+  r->config = cfg, r->body = body;
+  parse_ctx c = {r, cfg, NULL, 0, 0, 0, err};
+  int rc;
+  if (header_len > (int64_t)len) {
+    rc = bad(&c, "Inference-Header-Content-Length %lld exceeds the body's %zu bytes", (long long)header_len, len);
+  } else if (header_len == 0) {
+    rc = parse_raw(&c, len);
+  } else {
+    size_t json_len = header_len < 0 ? len : (size_t)header_len;
+    c.bin = body + json_len, c.bin_len = len - json_len;
+    rc = parse_json_header(&c, body, json_len);
+  }
+  if (rc) {
+    bert_serve_request_free(r);
+    return rc;
+  }
+  *out = r;
+  return BERT_OK;
+}
+
+void bert_serve_request_free(bert_serve_request *r) {
+  if (!r) return;
+  for (int i = 0; r->inputs && i < r->config->n_inputs; i++) bert_serve_tensor_free(&r->inputs[i]);
+  for (int i = 0; i < r->n_outputs; i++) bert_serve_tensor_free(&r->outputs[i].tensor);
+  free(r->inputs), free(r->outputs), free(r->id), free(r->body);
+  free(r);
+}
+
+bert_serve_tensor *bert_serve_request_output(bert_serve_request *r, int index) {
+  for (int i = 0; i < r->n_outputs; i++)
+    if (r->outputs[i].index == index) return &r->outputs[i].tensor;
+  return NULL;
+}
+
+/* ---- the response ---- */
+
+void bert_serve_json_string(bert_strbuf *s, const char *text, size_t n) {
+  bert_strbuf_append(s, "\"", 1);
+  size_t run = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)text[i];
+    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+    bert_strbuf_append(s, text + run, i - run);
+    run = i + 1;
+    if (ch == '"' || ch == '\\') {
+      char esc[2] = {'\\', (char)ch};
+      bert_strbuf_append(s, esc, 2);
+    } else {
+      bert_strbuf_printf(s, "\\u%04x", ch);
+    }
+  }
+  bert_strbuf_append(s, text + run, n - run);
+  bert_strbuf_append(s, "\"", 1);
+}
+
+static void json_element(bert_strbuf *s, const bert_serve_tensor *t, int64_t i) {
+  const char *p = t->data;
+  switch (t->dtype) {
+    case BERT_SERVE_FP32: { float f; memcpy(&f, p + 4 * i, 4); bert_strbuf_float(s, f); break; }
+    case BERT_SERVE_FP16: { uint16_t h; memcpy(&h, p + 2 * i, 2); bert_strbuf_float(s, bert_f16_to_f32(h)); break; }
+    case BERT_SERVE_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); bert_strbuf_float(s, bert_bf16_to_float(h)); break; }
+    case BERT_SERVE_FP64: {
+      double d;
+      memcpy(&d, p + 8 * i, 8);
+      if (isfinite(d)) bert_strbuf_printf(s, "%.17g", d);
+      else bert_strbuf_puts(s, "null");
+      break;
+    }
+    case BERT_SERVE_BOOL: bert_strbuf_puts(s, p[i] ? "true" : "false"); break;
+    case BERT_SERVE_UINT64: { uint64_t v; memcpy(&v, p + 8 * i, 8); bert_strbuf_printf(s, "%llu", (unsigned long long)v); break; }
+    default: bert_strbuf_printf(s, "%lld", (long long)bert_serve_tensor_int(t, i)); break;
+  }
+}
+
+static void json_data(bert_strbuf *s, const bert_serve_tensor *t) {
+  int64_t n = bert_serve_shape_elements(t->shape, t->ndim, INT64_MAX);
+  bert_strbuf_puts(s, ",\"data\":[");
+  for (int64_t i = 0; i < n; i++) {
+    if (i) bert_strbuf_append(s, ",", 1);
+    if (t->dtype == BERT_SERVE_BYTES) {
+      uint32_t len;
+      const char *e = bert_serve_bytes_element(t->data, i, &len);
+      bert_serve_json_string(s, e, len);
+    } else {
+      json_element(s, t, i);
+    }
+  }
+  bert_strbuf_append(s, "]", 1);
+}
+
+static void output_header(bert_strbuf *s, const bert_serve_output_slot *o) {
+  const bert_serve_tensor *t = &o->tensor;
+  bert_strbuf_puts(s, "{\"name\":");
+  bert_serve_json_string(s, t->name, strlen(t->name));
+  bert_strbuf_printf(s, ",\"datatype\":\"%s\",\"shape\":[", bert_serve_dtype_name(t->dtype));
+  for (int d = 0; d < t->ndim; d++) bert_strbuf_printf(s, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+  bert_strbuf_append(s, "]", 1);
+  if (o->binary) bert_strbuf_printf(s, ",\"parameters\":{\"binary_data_size\":%zu}", t->bytes);
+  else json_data(s, t);
+  bert_strbuf_append(s, "}", 1);
+}
+
+int bert_serve_response_encode(const bert_serve_request *r, const char *model_name, const char *version,
+                               bert_strbuf *out, size_t *header_len, bert_error *err) {
+  bert_strbuf_clear(out);
+  bert_strbuf_puts(out, "{\"model_name\":");
+  bert_serve_json_string(out, model_name, strlen(model_name));
+  bert_strbuf_puts(out, ",\"model_version\":");
+  bert_serve_json_string(out, version, strlen(version));
+  if (r->id) {
+    bert_strbuf_puts(out, ",\"id\":");
+    bert_serve_json_string(out, r->id, strlen(r->id));
+  }
+  bert_strbuf_puts(out, ",\"outputs\":[");
+  int any_binary = 0;
+  for (int i = 0; i < r->n_outputs; i++) {
+    if (!r->outputs[i].tensor.data)
+      return bert_error_set(err, BERT_EINVAL, "the backend produced no output '%s'", r->config->outputs[r->outputs[i].index].name);
+    if (i) bert_strbuf_append(out, ",", 1);
+    output_header(out, &r->outputs[i]);
+    any_binary |= r->outputs[i].binary;
+  }
+  bert_strbuf_puts(out, "]}");
+  *header_len = any_binary ? out->len : 0;
+  for (int i = 0; i < r->n_outputs; i++)
+    if (r->outputs[i].binary) bert_strbuf_append(out, r->outputs[i].tensor.data, r->outputs[i].tensor.bytes);
+  return out->failed ? bert_error_set(err, BERT_ENOMEM, "out of memory encoding the response") : BERT_OK;
+}

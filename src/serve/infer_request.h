@@ -1,0 +1,65 @@
+/* serve/infer_request: the KServe v2 inference request and response codec. A request body is a
+ * JSON header, optionally followed by binary tensor data (Triton's binary tensor data extension:
+ * the header's length in Inference-Header-Content-Length, each binary input's size in its
+ * `binary_data_size` parameter, tensors in the order the header names them); a header length of
+ * 0 is the "raw binary request" carrying a single input. Parsing checks everything against the
+ * model's config (names, duplicates, data types, shapes, batch size, data sizes and element
+ * values' types and ranges) and yields a request whose inputs are in config order; any defect
+ * is an error message for a 400 reply. Encoding writes the response header with JSON or binary
+ * outputs as each was requested. Little-endian hosts only (as the protocol's byte order). */
+#ifndef BERT_SERVE_INFER_REQUEST_H
+#define BERT_SERVE_INFER_REQUEST_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/strbuf.h"
+#include "serve/model_config.h"
+#include "serve/tensor.h"
+
+typedef struct bert_serve_output_slot {
+  int index;                 /* config output index */
+  int binary;                /* returned as binary data after the JSON header */
+  bert_serve_tensor tensor;  /* filled by the backend; data NULL until then */
+} bert_serve_output_slot;
+
+typedef struct bert_serve_request bert_serve_request;
+typedef void (*bert_serve_request_done)(bert_serve_request *req, void *arg);
+
+struct bert_serve_request {
+  const bert_serve_model_config *config;
+  char *id;                          /* echoed in the response; NULL when absent */
+  int batch;                         /* rows: shape[0] when max_batch_size > 0, else 1 */
+  bert_serve_tensor *inputs;         /* [config->n_inputs] in config order; dtype INVALID = absent optional */
+  bert_serve_output_slot *outputs;   /* requested outputs (all of them when none are named) */
+  int n_outputs;
+  char *body;                        /* the request body, which binary inputs point into */
+  /* set while the request is executed */
+  int status;                        /* BERT_OK or a negative code, with `error` */
+  bert_error error;
+  uint64_t received_ns, enqueued_ns; /* monotonic clock */
+  uint64_t queue_ns, compute_input_ns, compute_infer_ns, compute_output_ns;
+  bert_serve_request_done done;      /* called once the outputs (or the error) are ready */
+  void *done_arg;
+  bert_serve_request *next;          /* batcher queue link */
+};
+
+/* Parses a request body for the model `cfg`. Takes ownership of `body` (freed on failure too).
+ * `header_len` is the Inference-Header-Content-Length value, or -1 when the header is absent. */
+int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_config *cfg, char *body, size_t len,
+                             int64_t header_len, bert_error *err);
+void bert_serve_request_free(bert_serve_request *req);
+
+/* The output tensor slot for config output `index` when the client wants it, else NULL; a
+ * backend allocates only what is wanted. */
+bert_serve_tensor *bert_serve_request_output(bert_serve_request *req, int index);
+
+/* Encodes the response of a completed request into `out` (JSON header, then binary outputs).
+ * *header_len is the JSON header's length when binary data follows, else 0. */
+int bert_serve_response_encode(const bert_serve_request *req, const char *model_name, const char *version,
+                               bert_strbuf *out, size_t *header_len, bert_error *err);
+
+/* JSON string literal of n bytes (quotes included, control characters escaped). */
+void bert_serve_json_string(bert_strbuf *s, const char *text, size_t n);
+
+#endif

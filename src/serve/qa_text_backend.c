@@ -1,0 +1,248 @@
+#include "serve/qa_text_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "serve/bert_backend.h"
+#include "serve/stats.h"
+#include "squad/qa.h"
+#include "text/vocab.h"
+
+/* Windows run together in one forward pass: a long context is a few windows. */
+enum { WINDOW_BATCH = 4 };
+
+enum { IN_QUESTION, IN_CONTEXT };
+enum { OUT_ANSWER, OUT_SCORE, OUT_START, OUT_END, OUT_COUNT };
+
+static const char *const output_names[OUT_COUNT] = {"answer", "score", "start", "end"};
+static const bert_serve_dtype output_types[OUT_COUNT] = {BERT_SERVE_BYTES, BERT_SERVE_FP32, BERT_SERVE_INT32,
+                                                         BERT_SERVE_INT32};
+
+typedef struct text_model {
+  const bert_serve_model_config *cfg;
+  bert_model model;
+  int have_model;
+  bert_vocab vocab;
+  int have_vocab;
+  bert_tokenizer *tok;
+  bert_squad_feature_config features;
+  bert_squad_post_config post;
+  int in[2], out[OUT_COUNT];
+} text_model;
+
+typedef struct text_instance {
+  const text_model *tm;
+  bert_model view; /* the shared parameters with this instance's own GEMM context */
+  bert_squad_runner runner;
+} text_instance;
+
+/* ---- loading ---- */
+
+static int check_io(text_model *t, const bert_serve_model_config *cfg, bert_error *err) {
+  const char *in_names[2] = {"question", "context"};
+  for (int k = 0; k < 2; k++) {
+    int i = t->in[k] = bert_serve_model_config_input(cfg, in_names[k]);
+    if (i < 0 || cfg->inputs[i].dtype != BERT_SERVE_BYTES)
+      return bert_error_set(err, BERT_EINVAL, "model '%s': the bertc-qa-text backend needs a TYPE_STRING input \"%s\"",
+                            cfg->name, in_names[k]);
+  }
+  if (cfg->n_inputs != 2)
+    return bert_error_set(err, BERT_EINVAL, "model '%s': inputs are \"question\" and \"context\" only", cfg->name);
+  for (int k = 0; k < OUT_COUNT; k++) {
+    int o = t->out[k] = bert_serve_model_config_output(cfg, output_names[k]);
+    if (o >= 0 && cfg->outputs[o].dtype != output_types[k])
+      return bert_error_set(err, BERT_EINVAL, "model '%s': output \"%s\" must be %s", cfg->name, output_names[k],
+                            bert_serve_dtype_config_name(output_types[k]));
+  }
+  for (int o = 0; o < cfg->n_outputs; o++) {
+    int known = 0;
+    for (int k = 0; k < OUT_COUNT; k++) known |= t->out[k] == o;
+    if (!known)
+      return bert_error_set(err, BERT_EINVAL, "model '%s': unknown output \"%s\" (answer, score, start, end)",
+                            cfg->name, cfg->outputs[o].name);
+  }
+  return BERT_OK;
+}
+
+static int int_param(const bert_serve_model_config *cfg, const char *key, int lo, int hi, int *out, bert_error *err) {
+  const char *v = bert_serve_model_config_param(cfg, key);
+  if (!v) return BERT_OK;
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi)
+    return bert_error_set(err, BERT_EINVAL, "model '%s': parameter %s is \"%s\", expected an integer in [%d, %d]",
+                          cfg->name, key, v, lo, hi);
+  *out = (int)x;
+  return BERT_OK;
+}
+
+static int parse_params(text_model *t, const bert_serve_model_config *cfg, uint64_t *seed, bert_precision *precision,
+                        bert_error *err) {
+  bert_squad_feature_config_default(&t->features);
+  bert_squad_post_config_default(&t->post);
+  int s = 0, rc = int_param(cfg, "max_seq_length", 8, 512, &t->features.max_seq_length, err);
+  if (!rc) rc = int_param(cfg, "doc_stride", 0, 500, &t->features.doc_stride, err);
+  if (!rc) rc = int_param(cfg, "max_answer_length", 1, 512, &t->post.max_answer_length, err);
+  if (!rc) rc = int_param(cfg, "random_seed", 0, 1 << 30, &s, err);
+  *seed = (uint64_t)s;
+  const char *v2 = bert_serve_model_config_param(cfg, "v2"), *p = bert_serve_model_config_param(cfg, "precision");
+  t->post.v2 = v2 && (!strcmp(v2, "true") || !strcmp(v2, "1"));
+  *precision = p && !strcmp(p, "bf16") ? BERT_BF16 : BERT_FP32;
+  if (!rc && p && strcmp(p, "bf16") && strcmp(p, "fp32"))
+    rc = bert_error_set(err, BERT_EINVAL, "model '%s': parameter precision is \"%s\", expected \"fp32\" or \"bf16\"",
+                        cfg->name, p);
+  return rc;
+}
+
+static int open_tokenizer(text_model *t, const char *dir, bert_error *err) {
+  char path[4200];
+  bert_path_join(path, sizeof path, dir, "vocab.txt");
+  if (!bert_path_exists(path)) bert_find_project_file("data/vocab.txt", path, sizeof path);
+  int rc = bert_tokenizer_open(path, &t->vocab, &t->tok, NULL, err);
+  if (rc) return bert_error_prefix(err, "model '%s': vocabulary: ", t->cfg->name);
+  t->have_vocab = 1;
+  if (t->vocab.size > t->model.config.vocab_size)
+    return bert_error_set(err, BERT_EINVAL, "model '%s': %s holds %d tokens, the model only %d", t->cfg->name, path,
+                          t->vocab.size, t->model.config.vocab_size);
+  return BERT_OK;
+}
+
+static void text_unload(void *model) {
+  text_model *t = model;
+  if (!t) return;
+  if (t->tok) bert_tokenizer_free(t->tok);
+  if (t->have_vocab) bert_vocab_free(&t->vocab);
+  if (t->have_model) bert_model_free(&t->model);
+  free(t);
+}
+
+static int text_load(const bert_serve_model_config *cfg, const char *version_dir, void **out, bert_error *err) {
+  text_model *t = calloc(1, sizeof *t);
+  if (!t) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  t->cfg = cfg;
+  uint64_t seed = 0;
+  bert_precision precision = BERT_FP32;
+  int random_init = 0;
+  int rc = check_io(t, cfg, err);
+  if (!rc) rc = parse_params(t, cfg, &seed, &precision, err);
+  if (!rc && !(rc = bert_serve_bert_load(&t->model, version_dir, seed, &random_init, err))) t->have_model = 1;
+  if (!rc && t->features.max_seq_length > t->model.config.max_position_embeddings)
+    t->features.max_seq_length = t->model.config.max_position_embeddings;
+  if (!rc) rc = bert_model_set_precision(&t->model, precision, err);
+  if (!rc) rc = open_tokenizer(t, version_dir, err);
+  if (rc) {
+    text_unload(t);
+    return rc;
+  }
+  if (random_init) bert_log("%s: no weights: parameters drawn from random_seed %llu", version_dir, (unsigned long long)seed);
+  *out = t;
+  return BERT_OK;
+}
+
+/* ---- instances ---- */
+
+static void text_instance_free(void *instance) {
+  text_instance *in = instance;
+  if (!in) return;
+  if (in->runner.model) bert_squad_runner_free(&in->runner);
+  bert_serve_bert_view_free(&in->view);
+  free(in);
+}
+
+static int text_instance_create(void *model, void **out, bert_error *err) {
+  const text_model *t = model;
+  text_instance *in = calloc(1, sizeof *in);
+  if (!in) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  in->tm = t;
+  int rc = bert_serve_bert_view(&in->view, &t->model, err);
+  if (!rc) rc = bert_squad_runner_create(&in->runner, &in->view, WINDOW_BATCH, t->features.max_seq_length, 0, err);
+  if (rc) {
+    text_instance_free(in);
+    return rc;
+  }
+  *out = in;
+  return BERT_OK;
+}
+
+/* ---- requests ---- */
+
+static int text_validate(void *model, const bert_serve_request *req, bert_error *err) {
+  const text_model *t = model;
+  for (int k = 0; k < 2; k++) {
+    const bert_serve_tensor *x = &req->inputs[t->in[k]];
+    int64_t n = bert_serve_shape_elements(x->shape, x->ndim, INT64_MAX);
+    if (n != req->batch)
+      return bert_error_set(err, BERT_EINVAL, "input '%s': expected one string per batch row (%d), got %lld", x->name,
+                            req->batch, (long long)n);
+  }
+  return BERT_OK;
+}
+
+static int alloc_outputs(const text_model *t, bert_serve_request *r, bert_serve_tensor **outs,
+                         const bert_qa_answer *answers, bert_error *err) {
+  const bert_serve_tensor *shape = &r->inputs[t->in[IN_QUESTION]];
+  for (int k = 0; k < OUT_COUNT; k++) {
+    outs[k] = t->out[k] >= 0 ? bert_serve_request_output(r, t->out[k]) : NULL;
+    if (!outs[k]) continue;
+    int rc = BERT_OK;
+    if (k == OUT_ANSWER) {
+      const char **texts = malloc((size_t)r->batch * sizeof *texts);
+      uint32_t *lens = malloc((size_t)r->batch * sizeof *lens);
+      rc = texts && lens ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "out of memory");
+      for (int i = 0; !rc && i < r->batch; i++) texts[i] = answers[i].text, lens[i] = (uint32_t)strlen(answers[i].text);
+      if (!rc) rc = bert_serve_tensor_set_bytes(outs[k], output_names[k], shape->ndim, shape->shape, texts, lens, err);
+      free(texts);
+      free(lens);
+    } else {
+      rc = bert_serve_tensor_alloc(outs[k], output_names[k], output_types[k], shape->ndim, shape->shape, err);
+    }
+    if (rc) return rc;
+  }
+  return BERT_OK;
+}
+
+/* Answers every row of one request, then writes the outputs it asked for. */
+static int answer_request(text_instance *in, bert_serve_request *r, bert_error *err) {
+  const text_model *t = in->tm;
+  bert_qa_answer *answers = calloc((size_t)r->batch, sizeof *answers);
+  if (!answers) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  int rc = BERT_OK;
+  for (int i = 0; !rc && i < r->batch; i++) {
+    uint32_t ql, cl;
+    const char *q = bert_serve_bytes_element(r->inputs[t->in[IN_QUESTION]].data, i, &ql);
+    const char *c = bert_serve_bytes_element(r->inputs[t->in[IN_CONTEXT]].data, i, &cl);
+    rc = bert_qa_answer_question(&in->runner, t->tok, &t->features, &t->post, q, ql, c, cl, &answers[i], err);
+  }
+  bert_serve_tensor *outs[OUT_COUNT];
+  if (!rc) rc = alloc_outputs(t, r, outs, answers, err);
+  for (int i = 0; !rc && i < r->batch; i++) {
+    if (outs[OUT_SCORE]) ((float *)outs[OUT_SCORE]->data)[i] = answers[i].score;
+    if (outs[OUT_START]) ((int32_t *)outs[OUT_START]->data)[i] = (int32_t)answers[i].start;
+    if (outs[OUT_END]) ((int32_t *)outs[OUT_END]->data)[i] = (int32_t)answers[i].end;
+  }
+  for (int i = 0; i < r->batch; i++) bert_qa_answer_free(&answers[i]);
+  free(answers);
+  return rc;
+}
+
+static int text_execute(void *instance, bert_serve_request **reqs, int n, bert_serve_exec_info *info, bert_error *err) {
+  uint64_t t0 = bert_serve_now_ns();
+  int rc = BERT_OK;
+  for (int r = 0; !rc && r < n; r++) rc = answer_request(instance, reqs[r], err);
+  info->compute_input_ns = info->compute_output_ns = 0;
+  info->compute_infer_ns = bert_serve_now_ns() - t0;
+  info->tokens_real = info->tokens_computed = 0;
+  return rc;
+}
+
+const bert_serve_backend bert_serve_qa_text_backend = {
+    .name = "bertc-qa-text",
+    .load = text_load,
+    .unload = text_unload,
+    .instance_create = text_instance_create,
+    .instance_free = text_instance_free,
+    .validate = text_validate,
+    .execute = text_execute,
+};

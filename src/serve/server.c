@@ -1,0 +1,66 @@
+#include "serve/server.h"
+
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "serve/endpoints.h"
+#include "serve/http.h"
+#include "serve/repository.h"
+
+struct bert_serve_server {
+  bert_serve_repository repo;
+  bert_serve_endpoints ep;
+  bert_serve_http *http, *metrics;
+};
+
+static int start_listeners(bert_serve_server *s, const bert_serve_options *opt, bert_error *err) {
+  bert_serve_http_options h = {opt->host, opt->http_port, opt->http_threads, opt->max_body_bytes,
+                               bert_serve_endpoints_handle, &s->ep};
+  int rc = bert_serve_http_start(&s->http, &h, err);
+  if (rc || opt->metrics_port < 0) return rc;
+  h.port = opt->metrics_port, h.threads = 1, h.handler = bert_serve_endpoints_handle_metrics;
+  h.max_body_bytes = 0; /* /metrics takes no body */
+  rc = bert_serve_http_start(&s->metrics, &h, err);
+  return rc ? bert_error_prefix(err, "--metrics-port: ") : BERT_OK;
+}
+
+int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *opt, bert_error *err) {
+  *out = NULL;
+  bert_serve_server *s = calloc(1, sizeof *s);
+  if (!s) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  int rc = bert_serve_repository_load(&s->repo, opt->repository, opt->threads, err);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  bert_serve_endpoints_init(&s->ep, &s->repo);
+  if ((rc = start_listeners(s, opt, err))) {
+    bert_serve_http_stop(s->http);
+    bert_serve_endpoints_free(&s->ep);
+    bert_serve_repository_free(&s->repo);
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return BERT_OK;
+}
+
+int bert_serve_server_http_port(const bert_serve_server *s) { return bert_serve_http_port(s->http); }
+int bert_serve_server_metrics_port(const bert_serve_server *s) { return s->metrics ? bert_serve_http_port(s->metrics) : -1; }
+
+void bert_serve_server_stop(bert_serve_server *s, double drain_seconds) {
+  if (!s) return;
+  bert_serve_http_quiesce(s->http);
+  atomic_store(&s->ep.stopping, 1);
+  bert_serve_repository_flush(&s->repo); /* queued requests must not wait out their queue delay */
+  int left = bert_serve_http_wait_idle(s->http, drain_seconds);
+  if (left) bert_warn("bert serve: %d request%s still in flight after %.0f s; closing anyway", left, left == 1 ? "" : "s", drain_seconds);
+  /* Batchers finish what is queued; a request still suspended must be resumed before MHD stops. */
+  bert_serve_repository_stop(&s->repo);
+  bert_serve_http_wait_idle(s->http, 5.0);
+  bert_serve_http_stop(s->metrics);
+  bert_serve_http_stop(s->http);
+  bert_serve_endpoints_free(&s->ep);
+  bert_serve_repository_free(&s->repo);
+  free(s);
+}

@@ -1,0 +1,30 @@
+/* serve/server: `bert serve` as a library — loads the model repository, starts the batchers and
+ * the HTTP listener (and a second one for --metrics-port), and stops gracefully: stop accepting,
+ * refuse new inference (503), let queued and running requests finish and their replies go out,
+ * then stop the batchers and close every connection. */
+#ifndef BERT_SERVE_SERVER_H
+#define BERT_SERVE_SERVER_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+typedef struct bert_serve_options {
+  const char *repository;   /* model repository folder */
+  const char *host;         /* listen address (default 127.0.0.1) */
+  int http_port;            /* 0 = any free port */
+  int metrics_port;         /* -1 = none (metrics are always on the HTTP port too) */
+  int threads;              /* OpenMP threads per model (0 = all cores) */
+  int http_threads;         /* connection threads */
+  size_t max_body_bytes;
+} bert_serve_options;
+
+typedef struct bert_serve_server bert_serve_server;
+
+int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *opt, bert_error *err);
+int bert_serve_server_http_port(const bert_serve_server *s);
+int bert_serve_server_metrics_port(const bert_serve_server *s); /* -1 when none */
+/* Graceful stop (waits at most `drain_seconds` for requests in flight), then frees. */
+void bert_serve_server_stop(bert_serve_server *s, double drain_seconds);
+
+#endif
