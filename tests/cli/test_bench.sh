@@ -215,7 +215,11 @@ for cfg in base large; do
 done
 grep -qF "bert pretrain --config demo_tiny_128 --training-steps 10 --input-files 'data/sample_text.tfrecord'" "$T/dry" ||
   say "demo_tiny_128 entry"
-[ "$(grep -c -- '--disable-progress-bar' "$T/dry")" = "$(grep -c '^  ' "$T/dry")" ] || say "an entry lacks --disable-progress-bar"
+# training and SQuAD entries log one line per step (the metrics' source), never a progress bar
+[ "$(grep -E '^  bert (pretrain|squad) ' "$T/dry" | grep -c -- '--disable-progress-bar')" = \
+  "$(grep -cE '^  bert (pretrain|squad) ' "$T/dry")" ] || say "a pretrain/squad entry lacks --disable-progress-bar"
+grep -qE '^  bert squad --config squad_base_384 ' "$T/dry" || say "no SQuAD entry"
+grep -qE '^  bert bench-serve .*--mode (sync|async|SYNC|ASYNC)' "$T/dry" || say "no serving entry"
 
 [ "$fail" = 0 ] && echo "cli/test_bench: all checks passed"
 exit "$fail"
