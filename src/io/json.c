@@ -29,8 +29,13 @@ static int has_kind(const cJSON *v, bert_json_kind kind) {
 }
 
 static const char *kind_name(bert_json_kind kind) {
-  static const char *const names[] = {"a string", "an array", "a number", "a boolean"};
-  return names[kind];
+  switch (kind) {
+  case BERT_JSON_STRING: return "a string";
+  case BERT_JSON_ARRAY: return "an array";
+  case BERT_JSON_NUMBER: return "a number";
+  case BERT_JSON_BOOL: return "a boolean";
+  }
+  return "a value";
 }
 
 const cJSON *bert_json_field(const cJSON *obj, const char *key, bert_json_kind kind, const char *file,

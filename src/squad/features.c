@@ -72,7 +72,7 @@ static int tokenize_question(builder *b, int64_t e, int context_tokens) {
   }
   int64_t at = f->question_first[e];
   if (reserve((void **)&f->question_ids, &b->cap_qids, at + q, sizeof *f->question_ids)) return oom(b);
-  memcpy(f->question_ids + at, b->tokens.ids, (size_t)q * sizeof *f->question_ids);
+  if (q) memcpy(f->question_ids + at, b->tokens.ids, (size_t)q * sizeof *f->question_ids);
   f->question_first[e + 1] = at + q;
   return BERT_OK;
 }
@@ -182,11 +182,11 @@ static void fill_row(const bert_squad_features *f, int64_t i, int len, int32_t *
   const bert_squad_feature *ft = &f->items[i];
   int q = ft->question_tokens, c = ft->context_count, real = q + c + 3;
   if (ids) {
-    const int32_t *ctx = f->context_ids + f->context_first[f->ds->examples[ft->example].context] + ft->context_first;
+    const int32_t *ctx = c ? f->context_ids + f->context_first[f->ds->examples[ft->example].context] + ft->context_first : NULL;
     ids[0] = f->cls_id;
-    memcpy(ids + 1, f->question_ids + f->question_first[ft->example], (size_t)q * sizeof *ids);
+    if (q) memcpy(ids + 1, f->question_ids + f->question_first[ft->example], (size_t)q * sizeof *ids);
     ids[q + 1] = f->sep_id;
-    memcpy(ids + q + 2, ctx, (size_t)c * sizeof *ids);
+    if (c) memcpy(ids + q + 2, ctx, (size_t)c * sizeof *ids); /* no context token at all: ctx may be NULL */
     ids[real - 1] = f->sep_id;
     memset(ids + real, 0, (size_t)(len - real) * sizeof *ids);
   }
