@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "serve/server.h"
@@ -14,6 +15,17 @@
 static volatile sig_atomic_t serve_signal = 0;
 
 static void on_signal(int sig) { serve_signal = sig; }
+
+/* A second SIGINT/SIGTERM while draining: the operator will not wait, so leave now (only
+ * async-signal-safe calls: the requests in flight are dropped, their clients see a closed
+ * connection). */
+static void on_second_signal(int sig) {
+  (void)sig;
+  static const char msg[] = "bert serve: second signal: exiting without finishing the requests in flight\n";
+  ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)n;
+  _exit(1);
+}
 
 static const char *usage_text =
     "usage: bert serve --model-repository DIR [options]\n"
@@ -32,7 +44,7 @@ static const char *usage_text =
     "  --http-threads N        connection threads (default 2)\n"
     "  --max-body-bytes N      largest request body accepted (default 67108864); larger: 413\n"
     "  --drain-timeout S       on SIGINT/SIGTERM, wait at most S seconds for requests in\n"
-    "                          flight (default 30)\n"
+    "                          flight (default 30); a second signal exits at once\n"
     "  -h, --help              show this help and exit\n";
 
 typedef struct serve_cli {
@@ -119,6 +131,22 @@ static void wait_for_signal(const sigset_t *old) {
   while (!serve_signal) sigsuspend(&wait_mask);
 }
 
+/* From the first signal on, the next one ends the process (on the main thread: the server's
+ * threads keep both blocked). */
+static void arm_second_signal(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_second_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigset_t both;
+  sigemptyset(&both);
+  sigaddset(&both, SIGINT);
+  sigaddset(&both, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &both, NULL);
+}
+
 int cmd_serve(int argc, char **argv) {
   serve_cli cli;
   int usage = parse_options(argc, argv, &cli);
@@ -138,7 +166,9 @@ int cmd_serve(int argc, char **argv) {
     printf("bert serve: metrics on http://%s%s%s:%d/metrics\n", open, cli.opt.host, close, bert_serve_server_metrics_port(server));
   fflush(stdout);
   wait_for_signal(&old);
-  fprintf(stderr, "bert serve: %s received: finishing the requests in flight\n", serve_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  fprintf(stderr, "bert serve: %s received: finishing the requests in flight (send it again to exit at once)\n",
+          serve_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  arm_second_signal();
   bert_serve_server_stop(server, cli.drain);
   fprintf(stderr, "bert serve: stopped\n");
   return 0;

@@ -34,6 +34,9 @@ typedef struct bert_serve_backend {
   int (*validate)(void *model, const bert_serve_request *req, bert_error *err);
   /* Runs n requests (their batches add up to at most max_batch_size) as one execution. */
   int (*execute)(void *instance, bert_serve_request **reqs, int n, bert_serve_exec_info *info, bert_error *err);
+  /* Optional (NULL or 0 = unknown): the largest size a variable (-1) input dimension can have,
+   * which bounds the JSON requests the server parses (bert_serve_json_limit). */
+  int64_t (*max_dim)(void *model);
 } bert_serve_backend;
 
 /* The backend registered under `name` (config.pbtxt `backend`, or `platform` when no backend is

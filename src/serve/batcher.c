@@ -19,7 +19,8 @@ struct bert_serve_batcher {
   pthread_cond_t work;     /* a request arrived, or stopping */
   pthread_cond_t ready;    /* an instance finished starting */
   bert_serve_request *head, *tail;
-  int stopping;
+  int stopping;            /* submit fails from now on; the threads end once the queue is empty */
+  int joined;
   int flushing;            /* no queue delay any more */
   int max_rows;            /* rows per execution */
   batcher_worker *workers;
@@ -126,7 +127,9 @@ static void join_all(bert_serve_batcher *b) {
   b->stopping = 1;
   pthread_cond_broadcast(&b->work);
   pthread_mutex_unlock(&b->lock);
+  if (b->joined) return;
   for (int i = 0; i < b->n_workers; i++) pthread_join(b->workers[i].thread, NULL);
+  b->joined = 1;
 }
 
 static void destroy(bert_serve_batcher *b) {
@@ -210,6 +213,10 @@ void bert_serve_batcher_flush(bert_serve_batcher *b) {
 }
 
 void bert_serve_batcher_stop(bert_serve_batcher *b) {
+  if (b) join_all(b);
+}
+
+void bert_serve_batcher_free(bert_serve_batcher *b) {
   if (!b) return;
   join_all(b);
   destroy(b);

@@ -33,7 +33,10 @@ int bert_serve_batcher_submit(bert_serve_batcher *b, bert_serve_request *req, be
 /* From now on batches leave without waiting for the queue delay (a stop is coming: the requests
  * in flight must finish). Requests are still accepted. */
 void bert_serve_batcher_flush(bert_serve_batcher *b);
-/* Refuses new requests, runs the queued ones, joins the threads and frees the batcher. */
+/* Refuses new requests (submit fails: a 503), runs the queued ones and joins the threads. The
+ * batcher stays allocated, so an HTTP thread that submits late gets that error, not freed memory. */
 void bert_serve_batcher_stop(bert_serve_batcher *b);
+/* Stops (when not yet stopped) and frees; only once nothing can submit any more. */
+void bert_serve_batcher_free(bert_serve_batcher *b);
 
 #endif

@@ -453,6 +453,8 @@ static int qa_execute(void *instance, bert_serve_request **reqs, int n, bert_ser
   return rc;
 }
 
+static int64_t qa_max_dim(void *model) { return ((qa_model *)model)->max_len; }
+
 const bert_serve_backend bert_serve_bert_backend = {
     .name = "bertc",
     .load = qa_load,
@@ -461,4 +463,5 @@ const bert_serve_backend bert_serve_bert_backend = {
     .instance_free = qa_instance_free,
     .validate = qa_validate,
     .execute = qa_execute,
+    .max_dim = qa_max_dim,
 };

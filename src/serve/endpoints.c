@@ -2,6 +2,7 @@
  * parse -> validate -> suspend -> batcher -> resume -> encode. */
 #include "serve/endpoints.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,11 +187,28 @@ typedef struct infer_call {
   bert_serve_model *model;
   bert_serve_http_call *call;
   bert_serve_request *req;
+  size_t body_len;
 } infer_call;
+
+/* Bodies from this size on hand their memory back to the system once done: glibc keeps the freed
+ * pages of the body, the cJSON tree and the tensors in its arenas, so one large request would
+ * otherwise pin its size in RSS for good. */
+#define TRIM_AFTER_BYTES ((size_t)4 << 20)
+
+static void trim_after(size_t body_len) {
+  if (body_len >= TRIM_AFTER_BYTES) malloc_trim(0);
+}
 
 static void fail_request(bert_serve_model *m, bert_serve_http_call *c, uint64_t received, int status, const char *msg) {
   bert_serve_stats_request(&m->stats, NULL, 0, bert_serve_now_ns() - received);
   bert_serve_http_reply_error(c, status, msg);
+}
+
+static void infer_call_free(infer_call *ic) {
+  size_t len = ic->body_len;
+  bert_serve_request_free(ic->req);
+  free(ic);
+  trim_after(len);
 }
 
 /* Runs on a connection thread once the batcher is done with the request. */
@@ -214,8 +232,14 @@ static void finish_infer(void *arg, bert_serve_http_call *c) {
     bert_serve_http_reply(c, 200, header_len ? "application/octet-stream" : "application/json", body, out.len,
                           header_len ? "Inference-Header-Content-Length" : NULL, header_len ? hl : NULL);
   }
-  bert_serve_request_free(r);
-  free(ic);
+  infer_call_free(ic);
+}
+
+/* The client left before its reply could go: the request is freed and counts as a failure. */
+static void cancel_infer(void *arg) {
+  infer_call *ic = arg;
+  bert_serve_stats_request(&ic->model->stats, NULL, 0, bert_serve_now_ns() - ic->req->received_ns);
+  infer_call_free(ic);
 }
 
 /* Runs on the instance thread: hand the call back to its connection. */
@@ -238,41 +262,65 @@ static int64_t header_length(bert_serve_http_call *c) {
   return n;
 }
 
-static void infer(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m) {
-  uint64_t received = bert_serve_now_ns();
+/* A JSON header longer than any valid request of the model is refused unparsed (a 413). */
+static int check_header_size(const bert_serve_model *m, const char *body, size_t len, int64_t header_len, bert_error *err) {
+  if (header_len == 0 || header_len > (int64_t)len) return BERT_OK; /* raw binary, or the parser's 400 */
+  size_t json_len = header_len < 0 ? len : (size_t)header_len;
+  return bert_serve_json_limit_check(&m->json_limit, m->config.name, body, json_len, err);
+}
+
+/* Checks what comes before the body (stopping, Content-Encoding); replies and returns 0 on failure. */
+static int infer_allowed(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m, uint64_t received) {
   if (atomic_load(&ep->stopping)) {
     fail_request(m, c, received, 503, "the server is shutting down");
-    return;
+    return 0;
   }
   const char *encoding = bert_serve_http_header(c, "Content-Encoding");
   if (encoding && strcasecmp(encoding, "identity")) {
     char msg[160];
     snprintf(msg, sizeof msg, "Content-Encoding %.40s is not supported by this server: send the body uncompressed", encoding);
     fail_request(m, c, received, 400, msg);
-    return;
+    return 0;
   }
+  return 1;
+}
+
+/* The body as a parsed, validated request; on failure the reply is sent and NULL returned. */
+static infer_call *take_request(bert_serve_http_call *c, bert_serve_model *m, uint64_t received) {
   int64_t header_len = header_length(c);
   if (header_len == -2) {
     fail_request(m, c, received, 400, "Inference-Header-Content-Length is not a non-negative integer");
-    return;
+    return NULL;
   }
   size_t len;
   char *body = bert_serve_http_take_body(c, &len);
   bert_serve_request *r;
   bert_error err = {0};
-  int rc = bert_serve_request_parse(&r, &m->config, body, len, header_len, &err);
+  int too_long = check_header_size(m, body, len, header_len, &err), rc = too_long;
+  if (too_long) free(body);
+  else rc = bert_serve_request_parse(&r, &m->config, body, len, header_len, &err);
   if (!rc && (rc = m->backend->validate(m->state, r, &err))) bert_serve_request_free(r);
   infer_call *ic = rc ? NULL : calloc(1, sizeof *ic);
   if (!rc && !ic) rc = bert_error_set(&err, BERT_ENOMEM, "out of memory"), bert_serve_request_free(r);
   if (rc) {
-    fail_request(m, c, received, rc == BERT_ENOMEM ? 500 : 400, err.message);
-    return;
+    fail_request(m, c, received, too_long ? 413 : rc == BERT_ENOMEM ? 500 : 400, err.message);
+    trim_after(len);
+    return NULL;
   }
-  *ic = (infer_call){m, c, r};
-  r->received_ns = received, r->done = request_done, r->done_arg = ic;
+  *ic = (infer_call){m, c, r, len};
+  r->received_ns = received;
+  return ic;
+}
+
+static void infer(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m) {
+  uint64_t received = bert_serve_now_ns();
+  infer_call *ic = infer_allowed(ep, c, m, received) ? take_request(c, m, received) : NULL;
+  if (!ic) return;
+  bert_serve_request *r = ic->req;
+  r->done = request_done, r->done_arg = ic;
   /* suspended before it is queued: the batcher may resume it at once */
-  bert_serve_http_suspend(c, finish_infer, ic);
-  if (bert_serve_batcher_submit(m->batcher, r, &r->error)) {
+  bert_serve_http_suspend(c, finish_infer, cancel_infer, ic);
+  if (bert_serve_batcher_submit(m->batcher, r, &r->error)) { /* stopping: a 503 */
     r->status = r->error.code;
     bert_serve_http_resume(c);
   }

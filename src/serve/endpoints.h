@@ -3,8 +3,10 @@
  * configuration, inference (JSON and binary tensors; the call is suspended while the batcher
  * runs it), statistics (one model, or /v2/models/stats for all) and Prometheus /metrics. Every
  * failure is a JSON {"error": ...}: 400 for a bad request, 404 for an unknown path, model or
- * version, 405 for a wrong method, 413 for an oversized body, 503 while stopping, 500 when the
- * backend fails. Requests that reach a model and fail count as failures in its statistics. */
+ * version, 405 for a wrong method, 413 for an oversized body or a JSON header longer than any
+ * valid request of the model (refused before parsing), 503 while stopping, 500 when the backend
+ * fails. Requests that reach a model and fail, or whose client leaves before the reply, count as
+ * failures in its statistics. */
 #ifndef BERT_SERVE_ENDPOINTS_H
 #define BERT_SERVE_ENDPOINTS_H
 

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,15 @@ struct bert_serve_http {
   atomic_int in_flight;
 };
 
+/* Where a call is between the handler and its reply. A suspended call belongs to two threads: the
+ * connection's, which may see the client leave, and the one that resumes it (a batcher). */
+typedef enum call_state {
+  CALL_ACTIVE,     /* in a handler or replied: nothing pending */
+  CALL_SUSPENDED,  /* waiting for bert_serve_http_resume */
+  CALL_RESUMED,    /* resumed; the continuation runs on the next pass of the connection */
+  CALL_ORPHANED,   /* the connection ended while suspended: resume cancels and frees */
+} call_state;
+
 struct bert_serve_http_call {
   bert_serve_http *h;
   struct MHD_Connection *conn;
@@ -34,8 +44,11 @@ struct bert_serve_http_call {
   char *body;
   size_t len, cap;
   size_t expected;            /* Content-Length, 0 when unknown */
-  int too_large, replied, suspended, resumed;
+  int too_large, replied;
+  pthread_mutex_t lock;       /* guards state */
+  call_state state;
   bert_serve_http_continuation then;
+  bert_serve_http_cancel cancel;
   void *then_arg;
 };
 
@@ -98,14 +111,37 @@ char *bert_serve_http_take_body(bert_serve_http_call *c, size_t *len) {
   return b;
 }
 
-void bert_serve_http_suspend(bert_serve_http_call *c, bert_serve_http_continuation then, void *arg) {
-  c->then = then, c->then_arg = arg, c->suspended = 1;
+static void call_free(bert_serve_http_call *c) {
+  pthread_mutex_destroy(&c->lock);
+  free(c->body);
+  free(c);
+}
+
+/* Moves the state from `from` to `to` (when it is `from`); returns the state it had. */
+static call_state call_swap(bert_serve_http_call *c, call_state from, call_state to) {
+  pthread_mutex_lock(&c->lock);
+  call_state was = c->state;
+  if (was == from) c->state = to;
+  pthread_mutex_unlock(&c->lock);
+  return was;
+}
+
+void bert_serve_http_suspend(bert_serve_http_call *c, bert_serve_http_continuation then, bert_serve_http_cancel cancel,
+                             void *arg) {
+  c->then = then, c->cancel = cancel, c->then_arg = arg;
+  call_swap(c, CALL_ACTIVE, CALL_SUSPENDED);
   MHD_suspend_connection(c->conn);
 }
 
 void bert_serve_http_resume(bert_serve_http_call *c) {
-  c->resumed = 1;
-  MHD_resume_connection(c->conn);
+  struct MHD_Connection *conn = c->conn; /* once resumed, the connection's thread may free c */
+  call_state was = call_swap(c, CALL_SUSPENDED, CALL_RESUMED);
+  if (was == CALL_SUSPENDED) {
+    MHD_resume_connection(conn);
+  } else if (was == CALL_ORPHANED) { /* the connection is gone (and MHD's object with it) */
+    c->cancel(c->then_arg);
+    call_free(c);
+  }
 }
 
 /* ---- the request cycle ---- */
@@ -123,6 +159,8 @@ static int start_call(bert_serve_http *h, struct MHD_Connection *conn, const cha
                       bert_serve_http_call **out) {
   bert_serve_http_call *c = calloc(1, sizeof *c);
   if (!c) return 0;
+  pthread_mutex_init(&c->lock, NULL);
+  c->state = CALL_ACTIVE;
   c->h = h, c->conn = conn, c->method = method, c->path = url;
   c->expected = announced_length(conn);
   atomic_fetch_add(&h->in_flight, 1);
@@ -171,8 +209,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *upload_size = 0;
     return ok ? MHD_YES : MHD_NO;
   }
-  if (c->resumed) {
-    c->suspended = c->resumed = 0;
+  if (call_swap(c, CALL_RESUMED, CALL_ACTIVE) == CALL_RESUMED) {
     c->then(c->then_arg, c);
   } else if (c->too_large) {
     char msg[200];
@@ -181,7 +218,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   } else {
     h->opt.handler(h->opt.ctx, c);
   }
-  if (!c->replied && !c->suspended) bert_serve_http_reply_error(c, 500, "internal error: the request got no reply");
+  int pending = call_swap(c, CALL_ACTIVE, CALL_ACTIVE) != CALL_ACTIVE; /* suspended, maybe resumed already */
+  if (!c->replied && !pending) bert_serve_http_reply_error(c, 500, "internal error: the request got no reply");
   return MHD_YES;
 }
 
@@ -190,10 +228,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   bert_serve_http *h = cls;
   bert_serve_http_call *c = *con_cls;
   if (!c) return;
-  free(c->body);
-  free(c);
   *con_cls = NULL;
   atomic_fetch_sub(&h->in_flight, 1);
+  /* A client that leaves while its call is suspended is noticed only after the resume (MHD does
+   * not watch suspended sockets), so the continuation is pending and never runs: cancel instead,
+   * or leave that to the resume if it is still to come. */
+  call_state was = call_swap(c, CALL_SUSPENDED, CALL_ORPHANED);
+  if (was == CALL_SUSPENDED) return;
+  if (was == CALL_RESUMED) c->cancel(c->then_arg);
+  call_free(c);
 }
 
 /* Small replies must leave at once: Nagle's algorithm would hold them for the client's delayed

@@ -3,7 +3,8 @@
  * headers, the whole body, at most max_body_bytes: larger ones are answered 413 without being
  * kept) handed to one handler, and a reply. A handler whose answer takes time (inference)
  * suspends the call and resumes it from any thread when the answer is ready; the connection's
- * thread then calls the continuation, which replies. Connections in flight are counted, so a
+ * thread then calls the continuation, which replies, or a cancel when the client has left
+ * meanwhile (MHD notices only after the resume). Connections in flight are counted, so a
  * graceful stop can stop accepting, wait for them, and close. */
 #ifndef BERT_SERVE_HTTP_H
 #define BERT_SERVE_HTTP_H
@@ -32,7 +33,8 @@ int bert_serve_http_port(const bert_serve_http *h);
 void bert_serve_http_quiesce(bert_serve_http *h);
 /* Waits until no request is in flight or `timeout` seconds pass; returns the number left. */
 int bert_serve_http_wait_idle(bert_serve_http *h, double timeout);
-/* Closes every connection and frees. Nothing may be suspended. */
+/* Closes every connection and frees. Nothing may be suspended (MHD forbids it): every suspended
+ * call must have been resumed. */
 void bert_serve_http_stop(bert_serve_http *h);
 
 const char *bert_serve_http_method(const bert_serve_http_call *c);
@@ -53,9 +55,13 @@ void bert_serve_http_reply_json(bert_serve_http_call *c, int status, bert_strbuf
 void bert_serve_http_reply_error(bert_serve_http_call *c, int status, const char *message);
 
 typedef void (*bert_serve_http_continuation)(void *arg, bert_serve_http_call *c);
+typedef void (*bert_serve_http_cancel)(void *arg);
 /* Parks the call until bert_serve_http_resume; then `then(arg, call)` runs on a connection
- * thread and must reply. Only from the handler. */
-void bert_serve_http_suspend(bert_serve_http_call *c, bert_serve_http_continuation then, void *arg);
+ * thread and must reply. Only from the handler. When the client has gone by then, `cancel(arg)`
+ * runs instead (on the connection's thread, or in bert_serve_http_resume): exactly one of the
+ * two runs, and always after the resume, so `arg` is free to release what was parked. */
+void bert_serve_http_suspend(bert_serve_http_call *c, bert_serve_http_continuation then, bert_serve_http_cancel cancel,
+                             void *arg);
 /* Safe from any thread, once per suspend. */
 void bert_serve_http_resume(bert_serve_http_call *c);
 

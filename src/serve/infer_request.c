@@ -285,7 +285,7 @@ static int parse_outputs(parse_ctx *c, const cJSON *outputs) {
   bert_serve_request *r = c->req;
   const bert_serve_model_config *cfg = c->cfg;
   if (!(r->outputs = calloc((size_t)cfg->n_outputs, sizeof *r->outputs))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
-  if (!outputs) {
+  if (!outputs || (cJSON_IsArray(outputs) && !outputs->child)) { /* none named, or [] (Triton's "all") */
     for (int i = 0; i < cfg->n_outputs; i++) r->outputs[i].index = i, r->outputs[i].binary = c->binary_output;
     r->n_outputs = cfg->n_outputs;
     return BERT_OK;
@@ -397,6 +397,74 @@ int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_co
     return rc;
   }
   *out = r;
+  return BERT_OK;
+}
+
+/* ---- the size bound of a JSON header ---- */
+
+/* One element as JSON: the longest number (-1.2345678901234567e-308, 24 characters), its
+ * separator and the indentation of pretty-printed nested data. */
+#define JSON_ELEMENT_BYTES 40
+/* A variable dimension's size when the backend gives no bound. */
+#define JSON_VARIABLE_DIM_CAP 8192
+/* Per tensor (name, datatype, shape, parameters) and per request (id, parameters). */
+#define JSON_TENSOR_SLACK_BYTES 4096
+#define JSON_TENSOR_SLACK_VALUES 64
+#define JSON_REQUEST_SLACK_BYTES (64 * 1024)
+#define JSON_REQUEST_SLACK_VALUES 1024
+
+static int64_t io_elements(const bert_serve_io *io, int rows, int64_t max_dim) {
+  int64_t n = rows;
+  for (int d = 0; d < io->ndim; d++) {
+    int64_t k = io->dims[d] > 0 ? io->dims[d] : max_dim;
+    n = n > REQUEST_MAX_ELEMENTS / k ? REQUEST_MAX_ELEMENTS : n * k;
+  }
+  return n;
+}
+
+void bert_serve_json_limit_init(bert_serve_json_limit *lim, const bert_serve_model_config *cfg, int64_t max_dim) {
+  int rows = cfg->max_batch_size > 0 ? cfg->max_batch_size : 1;
+  if (max_dim <= 0) max_dim = JSON_VARIABLE_DIM_CAP;
+  lim->bytes = JSON_REQUEST_SLACK_BYTES + (size_t)cfg->n_outputs * JSON_TENSOR_SLACK_BYTES;
+  lim->values = JSON_REQUEST_SLACK_VALUES + (int64_t)cfg->n_outputs * JSON_TENSOR_SLACK_VALUES;
+  for (int i = 0; i < cfg->n_inputs; i++) {
+    int64_t n = io_elements(&cfg->inputs[i], rows, max_dim);
+    if (cfg->inputs[i].dtype == BERT_SERVE_BYTES) lim->bytes = SIZE_MAX; /* only the value count bounds strings */
+    else if (lim->bytes != SIZE_MAX) lim->bytes += (size_t)n * JSON_ELEMENT_BYTES + JSON_TENSOR_SLACK_BYTES;
+    /* the elements, and per nesting level (batch and dims) at most as many arrays */
+    lim->values += (int64_t)(cfg->inputs[i].ndim + 2) * n + JSON_TENSOR_SLACK_VALUES;
+  }
+}
+
+/* An upper bound of the JSON values in `s` (one per separator, one per container for its first
+ * value, and the root; commas inside strings do not count), or a number past `most`. */
+static int64_t json_values_bound(const char *s, size_t n, int64_t most) {
+  int64_t count = 1;
+  int in_string = 0;
+  for (size_t i = 0; i < n && count <= most; i++) {
+    char ch = s[i];
+    if (in_string) {
+      if (ch == '\\') i++;
+      else if (ch == '"') in_string = 0;
+    } else if (ch == '"') {
+      in_string = 1;
+    } else if (ch == ',' || ch == '[' || ch == '{') {
+      count++;
+    }
+  }
+  return count;
+}
+
+int bert_serve_json_limit_check(const bert_serve_json_limit *lim, const char *model, const char *json, size_t len,
+                                bert_error *err) {
+  if (len > lim->bytes)
+    return bert_error_set(err, BERT_ERANGE,
+                          "the JSON request header of %zu bytes is longer than any valid request for model '%s' can be "
+                          "(%zu bytes at its max_batch_size and dims)", len, model, lim->bytes);
+  if (json_values_bound(json, len, lim->values) > lim->values)
+    return bert_error_set(err, BERT_ERANGE,
+                          "the JSON request header holds more values than any valid request for model '%s' can "
+                          "(%lld at its max_batch_size and dims)", model, (long long)lim->values);
   return BERT_OK;
 }
 

@@ -50,6 +50,21 @@ int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_co
                              int64_t header_len, bert_error *err);
 void bert_serve_request_free(bert_serve_request *req);
 
+/* What the JSON header of any valid request for a model can need, so that a longer one is
+ * refused before cJSON parses it: each JSON value costs cJSON ~64 bytes and tens of ns, and an
+ * HTTP thread parsing 30 MB of short numbers takes seconds and gigabytes while other calls wait. */
+typedef struct bert_serve_json_limit {
+  size_t bytes;     /* header length; SIZE_MAX when a BYTES input (strings of any length) is present */
+  int64_t values;   /* JSON values: numbers, strings, arrays, objects, ... */
+} bert_serve_json_limit;
+
+/* The limit of `cfg`: its inputs at max_batch_size rows (1 without batching), a variable (-1)
+ * dimension at `max_dim` (0 = unknown: a generous fixed cap), plus slack for names and options. */
+void bert_serve_json_limit_init(bert_serve_json_limit *lim, const bert_serve_model_config *cfg, int64_t max_dim);
+/* BERT_ERANGE (a 413) with a message when `json` (the header alone) exceeds the limit. */
+int bert_serve_json_limit_check(const bert_serve_json_limit *lim, const char *model, const char *json, size_t len,
+                                bert_error *err);
+
 /* The output tensor slot for config output `index` when the client wants it, else NULL; a
  * backend allocates only what is wanted. */
 bert_serve_tensor *bert_serve_request_output(bert_serve_request *req, int index);

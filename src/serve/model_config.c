@@ -14,6 +14,7 @@ typedef struct cfg_ctx {
   const char *source;
   bert_serve_model_config *cfg;
   bert_error *err;
+  int preserve_line;   /* where preserve_ordering was set, for the error that may follow */
 } cfg_ctx;
 
 static int bad(cfg_ctx *c, const bert_pbtxt_node *n, const char *fmt, const char *arg) {
@@ -122,8 +123,10 @@ static int parse_dynamic_batching(cfg_ctx *c, const bert_pbtxt_node *msg) {
       if ((rc = get_int(c, f, 0, 60 * 1000000LL, &v))) return rc;
       cfg->max_queue_delay_us = v;
     } else if (!strcmp(f->name, "preserve_ordering")) {
-      /* requests of one batch complete together and batches leave the queue in order */
+      /* one instance keeps it: batches are queue prefixes and leave one after another (with
+       * more instances, check_config refuses it) */
       if ((rc = get_bool(c, f, &cfg->preserve_ordering))) return rc;
+      c->preserve_line = f->line;
     } else {
       ignored(c, f, "dynamic_batching.");
     }
@@ -213,6 +216,12 @@ static int check_config(cfg_ctx *c, const char *dir_name) {
       if (!strcmp(cfg->inputs[i].name, cfg->outputs[j].name))
         return bert_error_set(c->err, BERT_EFORMAT, "%s: %s is both an input and an output", c->source, cfg->inputs[i].name);
   if (cfg->instance_count == 0) cfg->instance_count = 1;
+  /* instances finish their batches in any order and nothing holds a reply back for an earlier one */
+  if (cfg->preserve_ordering && cfg->instance_count > 1)
+    return bert_error_set(c->err, BERT_EFORMAT,
+                          "%s:%d: preserve_ordering needs a single instance (instance_group count 1); with %d instances "
+                          "bertc would reply out of order",
+                          c->source, c->preserve_line, cfg->instance_count);
   return BERT_OK;
 }
 
@@ -222,7 +231,7 @@ int bert_serve_model_config_parse(bert_serve_model_config *cfg, const char *text
   bert_pbtxt_node root;
   int rc = bert_pbtxt_parse(text, len, source, &root, err);
   if (rc) return rc;
-  cfg_ctx c = {source, cfg, err};
+  cfg_ctx c = {source, cfg, err, 0};
   for (int i = 0; !rc && i < root.count; i++) rc = parse_top_field(&c, &root.children[i]);
   if (!rc) rc = parse_ios(&c, &root, "input", &cfg->inputs, &cfg->n_inputs);
   if (!rc) rc = parse_ios(&c, &root, "output", &cfg->outputs, &cfg->n_outputs);

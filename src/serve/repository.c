@@ -51,6 +51,7 @@ static int start_model(bert_serve_model *m, int threads, bert_error *err) {
   int rc = m->backend->load(&m->config, m->path, &m->state, err);
   if (!rc) rc = bert_serve_stats_init(&m->stats, m->config.max_batch_size, err);
   if (rc) return rc;
+  bert_serve_json_limit_init(&m->json_limit, &m->config, m->backend->max_dim ? m->backend->max_dim(m->state) : 0);
   int per_instance = threads / m->config.instance_count;
   bert_serve_batcher_options opt = {&m->config, m->backend, m->state, &m->stats, per_instance > 0 ? per_instance : 1};
   return bert_serve_batcher_start(&m->batcher, &opt, err);
@@ -58,7 +59,7 @@ static int start_model(bert_serve_model *m, int threads, bert_error *err) {
 
 static void model_free(bert_serve_model *m) {
   if (!m) return;
-  bert_serve_batcher_stop(m->batcher);
+  bert_serve_batcher_free(m->batcher);
   if (m->state) m->backend->unload(m->state);
   bert_serve_stats_free(&m->stats);
   bert_serve_model_config_free(&m->config);
@@ -137,10 +138,8 @@ void bert_serve_repository_flush(bert_serve_repository *repo) {
 }
 
 void bert_serve_repository_stop(bert_serve_repository *repo) {
-  for (int i = 0; i < repo->count; i++) {
-    bert_serve_batcher_stop(repo->models[i]->batcher);
-    repo->models[i]->batcher = NULL;
-  }
+  /* the batchers stay (stopped) until repository_free: HTTP threads may still submit to them */
+  for (int i = 0; i < repo->count; i++) bert_serve_batcher_stop(repo->models[i]->batcher);
 }
 
 void bert_serve_repository_free(bert_serve_repository *repo) {

@@ -21,7 +21,8 @@ typedef struct bert_serve_model {
   const bert_serve_backend *backend;
   void *state;                     /* the backend's loaded model */
   bert_serve_stats stats;
-  bert_serve_batcher *batcher;
+  bert_serve_batcher *batcher;     /* stopped, never freed, while HTTP threads run */
+  bert_serve_json_limit json_limit;
 } bert_serve_model;
 
 typedef struct bert_serve_repository {
@@ -38,8 +39,9 @@ int bert_serve_latest_version(const char *model_dir, char *version, size_t cap, 
 int bert_serve_repository_load(bert_serve_repository *repo, const char *dir, int threads, bert_error *err);
 /* Every batcher dispatches without its queue delay from now on (before a stop). */
 void bert_serve_repository_flush(bert_serve_repository *repo);
-/* Stops every batcher after its queued requests (no new requests are accepted). */
+/* Stops every batcher after its queued requests: new requests fail (503) from now on. */
 void bert_serve_repository_stop(bert_serve_repository *repo);
+/* Frees the models and their batchers: only after the HTTP listeners are stopped. */
 void bert_serve_repository_free(bert_serve_repository *repo);
 bert_serve_model *bert_serve_repository_find(const bert_serve_repository *repo, const char *name);
 

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "serve/endpoints.h"
 #include "serve/http.h"
@@ -48,16 +49,24 @@ int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *o
 int bert_serve_server_http_port(const bert_serve_server *s) { return bert_serve_http_port(s->http); }
 int bert_serve_server_metrics_port(const bert_serve_server *s) { return s->metrics ? bert_serve_http_port(s->metrics) : -1; }
 
+/* Replies the batchers produce while they stop may leave this long after the drain budget: they
+ * are written in microseconds, and cutting them would waste what was just computed. */
+#define STOP_REPLY_GRACE_SECONDS 0.1
+
 void bert_serve_server_stop(bert_serve_server *s, double drain_seconds) {
   if (!s) return;
+  double deadline = bert_seconds() + drain_seconds;
   bert_serve_http_quiesce(s->http);
   atomic_store(&s->ep.stopping, 1);
   bert_serve_repository_flush(&s->repo); /* queued requests must not wait out their queue delay */
   int left = bert_serve_http_wait_idle(s->http, drain_seconds);
   if (left) bert_warn("bert serve: %d request%s still in flight after %.0f s; closing anyway", left, left == 1 ? "" : "s", drain_seconds);
-  /* Batchers finish what is queued; a request still suspended must be resumed before MHD stops. */
+  /* The batchers finish what is queued and refuse the rest (503), so every suspended call is
+   * resumed before MHD stops (MHD forbids stopping with one suspended). They are freed only in
+   * repository_free, after MHD's threads, which may still be about to submit, are gone. */
   bert_serve_repository_stop(&s->repo);
-  bert_serve_http_wait_idle(s->http, 5.0);
+  double rest = deadline - bert_seconds();
+  bert_serve_http_wait_idle(s->http, rest > STOP_REPLY_GRACE_SECONDS ? rest : STOP_REPLY_GRACE_SECONDS);
   bert_serve_http_stop(s->metrics);
   bert_serve_http_stop(s->http);
   bert_serve_endpoints_free(&s->ep);

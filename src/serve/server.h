@@ -24,7 +24,8 @@ typedef struct bert_serve_server bert_serve_server;
 int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *opt, bert_error *err);
 int bert_serve_server_http_port(const bert_serve_server *s);
 int bert_serve_server_metrics_port(const bert_serve_server *s); /* -1 when none */
-/* Graceful stop (waits at most `drain_seconds` for requests in flight), then frees. */
+/* Graceful stop, then frees: waits at most `drain_seconds` in all for requests in flight (plus
+ * the time the batchers take to run what they hold, and 0.1 s for those replies to leave). */
 void bert_serve_server_stop(bert_serve_server *s, double drain_seconds);
 
 #endif

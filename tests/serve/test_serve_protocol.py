@@ -1,10 +1,13 @@
 """bert serve speaks KServe v2 / Triton HTTP: health, metadata, config, readiness, versions and
-errors of every endpoint; inference with binary and JSON tensors (built as tritonclient builds them)
-and outputs equal to `bert infer --head qa` on real positions (-10000 on padded ones) for HF-named
-and positional models, INT64 inputs, FP16 outputs, packing and padding, two instances and the
-random-weights path; the raw binary request; statistics and /metrics counters that agree with
-what was sent; dynamic batching (queue delay, preferred sizes); --metrics-port; --max-body-bytes;
-a graceful SIGTERM with requests in flight; --help of serve and bench-serve."""
+errors of every endpoint, HEAD without a body; inference with binary and JSON tensors (built as
+tritonclient builds them) and outputs equal to `bert infer --head qa` on real positions (-10000 on
+padded ones) for HF-named and positional models, INT64 inputs, FP16 outputs, packing and padding,
+two instances and the random-weights path; the raw binary request; "outputs": [] as every output;
+a JSON header longer than any valid request refused (413) before it is parsed; statistics and
+/metrics counters that agree with what was sent; dynamic batching (queue delay, preferred sizes);
+--metrics-port; --max-body-bytes; a graceful SIGTERM with requests in flight; --help of serve and
+bench-serve."""
+import json
 import os
 import signal
 import subprocess
@@ -84,6 +87,11 @@ def test_endpoints(c):
                        ("/v2/models/.hidden", 404), ("/v2/nothing", 404), ("/", 404), ("/v2/models/bert/extra", 404)):
         r = c.get(path)
         check(r.status_code == code and "error" in r.json(), f"GET {path}: {r.status_code} {r.text[:100]}")
+    for path in ("/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/bert", "/v2/models/bert/config", "/metrics"):
+        r = c.session.head(c.url + path)
+        check(r.status_code == 200 and r.content == b"", f"HEAD {path}: {r.status_code} {r.content[:80]!r}")
+    r = c.session.head(c.url + "/v2/models/nope")
+    check(r.status_code == 404 and r.content == b"", f"HEAD of an unknown model: {r.status_code}")
     r = c.session.post(c.url + "/v2/health/live")
     check(r.status_code == 405 and "error" in r.json() and "GET" in r.headers.get("Allow", ""), f"POST live: {r.status_code}")
     r = c.get("/v2/models/bert/infer")
@@ -115,6 +123,14 @@ def test_inference(c, repo, rng):
         check(False, "qa mixed: " + p)
     res = c.infer("qa", qa_inputs(ids, mask, types))
     check(all("binary_data_size" in o.get("parameters", {}) for o in res.get_response()["outputs"]), "binary_data_output")
+    # "outputs": [] means every output (Triton), not none
+    body, json_size = v2.get_inference_request(qa_inputs(ids, mask, types, (False, False, False)))
+    body = json.loads(body)
+    body["outputs"] = []
+    body.pop("parameters")  # JSON outputs
+    r = c.session.post(c.url + "/v2/models/qa/infer", json=body)
+    got = sorted(o["name"] for o in r.json().get("outputs", [])) if r.status_code == 200 else r.text[:200]
+    check(got == ["end_logits", "start_logits"], f'"outputs": [] returned {got}')
     # nested JSON data is accepted as well as flat
     body = {"inputs": [{"name": n, "shape": [6, 40], "datatype": "INT32", "data": a.tolist()}
                        for n, a in (("input_ids", ids), ("attention_mask", mask), ("token_type_ids", types))]}
@@ -222,6 +238,25 @@ def concurrent(c, model, rows):
     return results, time.time() - t0
 
 
+def test_json_bound(c, rng):
+    """A JSON header longer than any valid request of the model (8 rows of at most 128 tokens) is a
+    413 before it is parsed, at once and without holding up other calls; a valid one still works."""
+    n = 4_000_000  # 8 MB of "1,": cJSON would spend seconds and hundreds of MB on it
+    big = ('{"inputs":[{"name":"input_ids","shape":[1,%d],"datatype":"INT32","data":[' % n + "1," * (n - 1) + "1]}]}").encode()
+    t0 = time.time()
+    r = c.session.post(c.url + "/v2/models/qa/infer", data=big)
+    took = time.time() - t0
+    body = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
+    check(r.status_code == 413 and "longer than any valid request for model 'qa'" in body.get("error", ""),
+          f"8 MB JSON header: {r.status_code} {r.text[:200]}")
+    check(took < 2, f"8 MB JSON header took {took:.1f} s")
+    t0 = time.time()
+    check(c.get("/v2/health/live").status_code == 200 and time.time() - t0 < 0.5, "live after the 413")
+    ids, mask, types = v2.pad_rows(v2.random_rows(rng, 8, 120, 128), 128)  # the largest valid request, as JSON
+    res = c.infer("qa", qa_inputs(ids, mask, types, (False, False, False)), [v2.InferRequestedOutput("end_logits", False)])
+    check(res.as_numpy("end_logits").shape == (8, 128), "the largest JSON request")
+
+
 def test_batching(c, rng):
     """A 1 s queue delay gathers 8 concurrent single-row requests into one full batch, and holds a
     lone request that long; a preferred batch size leaves at once although the delay is 5 s."""
@@ -313,6 +348,7 @@ def main():
             test_endpoints(c)
             test_inference(c, repo, rng)
             test_counters(c, rng)
+            test_json_bound(c, rng)
             test_batching(c, rng)
             check(s.alive(), "server died")
             rc = s.stop()

@@ -1,11 +1,14 @@
 /* serve units: protobuf text parsing (syntax forms, escapes, errors with line:column), the
  * config.pbtxt subset (defaults, checks, Triton JSON and back), first-fit-decreasing row packing,
- * the v2 request codec (binary and JSON tensors, the raw binary request, every class of error),
- * the response encoder (numbers and BYTES, JSON and binary), quantiles and client URLs. */
+ * the v2 request codec (binary and JSON tensors, the raw binary request, every class of error,
+ * "outputs": [] as all outputs), the JSON header size bound, preserve_ordering with instances,
+ * the response encoder (numbers and BYTES, JSON and binary), a batcher's stop (queued requests
+ * run, later ones refused, the batcher valid until freed), quantiles and client URLs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve/batcher.h"
 #include "serve/bench_client.h"
 #include "serve/http_client.h"
 #include "serve/infer_request.h"
@@ -56,7 +59,7 @@ static void test_pbtxt(void) {
 
 static const char *good_config =
     "name: \"bert\"\nbackend: \"bertc\"\nmax_batch_size: 32\n"
-    "dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 preserve_ordering: true }\n"
+    "dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 100 preserve_ordering: false }\n"
     "input [ { name: \"input_0\" data_type: TYPE_INT32 dims: [ 384 ] },\n"
     "        { name: \"input_1\" data_type: TYPE_INT64 dims: [ -1 ] optional: true } ]\n"
     "output [ { name: \"output_0\" data_type: TYPE_FP16 dims: [ 384 ] } ]\n"
@@ -70,7 +73,7 @@ static void test_model_config(void) {
   bert_error err = {0};
   CHECK(bert_serve_model_config_parse(&cfg, good_config, strlen(good_config), "c.pbtxt", "bert", &err) == 0);
   CHECK(cfg.max_batch_size == 32 && cfg.dynamic_batching && cfg.n_preferred == 2 && cfg.preferred[1] == 8);
-  CHECK(cfg.max_queue_delay_us == 100 && cfg.preserve_ordering && cfg.instance_count == 3);
+  CHECK(cfg.max_queue_delay_us == 100 && !cfg.preserve_ordering && cfg.instance_count == 3);
   CHECK(cfg.n_inputs == 2 && cfg.inputs[1].dtype == BERT_SERVE_INT64 && cfg.inputs[1].optional && cfg.inputs[1].dims[0] == -1);
   CHECK(cfg.outputs[0].dtype == BERT_SERVE_FP16 && !strcmp(bert_serve_model_config_param(&cfg, "a"), "2"));
   CHECK(strstr(cfg.warnings.data, "c.pbtxt:11: version_policy is not used") != NULL);
@@ -93,6 +96,11 @@ static void test_model_config(void) {
   CHECK(bert_serve_model_config_parse(&cfg, minimal, strlen(minimal), "m", "dir", &err) == 0);
   CHECK(!strcmp(cfg.name, "dir") && cfg.max_batch_size == 0 && cfg.instance_count == 1 && !cfg.dynamic_batching);
   bert_serve_model_config_free(&cfg);
+  /* preserve_ordering holds with one instance (batches are queue prefixes run one at a time) */
+  const char *ordered = "backend: \"bertc\" max_batch_size: 2 dynamic_batching { preserve_ordering: true } instance_group { count: 1 }\n"
+                        "input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }";
+  CHECK(bert_serve_model_config_parse(&cfg, ordered, strlen(ordered), "m", "dir", &err) == 0 && cfg.preserve_ordering);
+  bert_serve_model_config_free(&cfg);
 
   static const struct { const char *text, *msg; } bad[] = {
       {"name: \"other\" backend: \"bertc\" input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }", "differs from the model's folder"},
@@ -107,6 +115,9 @@ static void test_model_config(void) {
       {"backend: \"bertc\" max_batch_size: \"8\" input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }", "must be an integer"},
       {"backend: \"bertc\" input { name: \"i\" data_type: TYPE_INT32 dims: 8 } input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }", "two tensors"},
       {"backend: \"bertc\" parameters { key: \"a\" } input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }", "string_value"},
+      /* instances finish in any order: preserve_ordering cannot hold (Triton would hold replies back) */
+      {"backend: \"bertc\" max_batch_size: 2\ndynamic_batching { preserve_ordering: true }\ninstance_group [ { count: 1 }, { count: 1 } ] input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }",
+       "b.pbtxt:2: preserve_ordering needs a single instance"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     memset(&err, 0, sizeof err);
@@ -214,6 +225,13 @@ static void test_request(void) {
     CHECK(r->n_outputs == 2 && r->outputs[0].binary && r->outputs[1].binary && !r->inputs[2].owned);
     bert_serve_request_free(r);
   }
+  /* "outputs": [] asks for every output, as in Triton (not for none) */
+  const char *all = "{\"inputs\":[{\"name\":\"ids\",\"shape\":[1,2],\"datatype\":\"INT32\",\"data\":[1,2]}],\"outputs\":[]}";
+  CHECK(parse(&cfg, all, NULL, 0, -1, &r, &err) == 0);
+  if (r) {
+    CHECK(r->n_outputs == 2 && bert_serve_request_output(r, 0) && bert_serve_request_output(r, 1));
+    bert_serve_request_free(r);
+  }
   /* errors, each with its message */
   static const struct { const char *json; int64_t header_len; size_t bin; const char *msg; } bad[] = {
       {"{\"inputs\":[{\"name\":\"ids\",\"shape\":[5,1],\"datatype\":\"INT32\",\"data\":[1,2,3,4,5]}]}", -1, 0, "max_batch_size"},
@@ -240,6 +258,104 @@ static void test_request(void) {
   bert_serve_model_config_free(&cfg);
 }
 
+/* The bound of a JSON header: fixed dims, a variable one at the backend's bound or a fixed cap,
+ * BYTES (any length, so only the count of values is bounded); commas inside strings are no values. */
+static void test_json_limit(void) {
+  const char *text = "backend: \"bertc\" max_batch_size: 4\n"
+                     "input [ { name: \"ids\" data_type: TYPE_INT32 dims: [ -1 ] }, { name: \"f\" data_type: TYPE_FP16 dims: [ 2 ] } ]\n"
+                     "output [ { name: \"o\" data_type: TYPE_FP32 dims: [ -1 ] } ]\n";
+  bert_serve_model_config cfg;
+  bert_error err = {0};
+  CHECK(bert_serve_model_config_parse(&cfg, text, strlen(text), "j", "j", &err) == 0);
+  bert_serve_json_limit lim, capped;
+  bert_serve_json_limit_init(&lim, &cfg, 128);
+  bert_serve_json_limit_init(&capped, &cfg, 0);
+  size_t elements = 4 * 128 + 4 * 2;
+  CHECK(lim.bytes >= elements * 24 && lim.bytes < elements * 40 + 128 * 1024 && capped.bytes > lim.bytes);
+  CHECK(lim.values >= (int64_t)elements && lim.values < 8 * (int64_t)elements);
+  /* the longest valid request (every id 10 digits) passes */
+  bert_strbuf s = {0};
+  bert_strbuf_puts(&s, "{\"id\":\"x\",\"inputs\":[{\"name\":\"ids\",\"shape\":[4,128],\"datatype\":\"INT32\",\"data\":[");
+  for (int i = 0; i < 512; i++) bert_strbuf_puts(&s, i ? ", -2147483647" : "-2147483647");
+  bert_strbuf_puts(&s, "]},{\"name\":\"f\",\"shape\":[4,2],\"datatype\":\"FP16\",\"data\":[[-1.2345678901234567e-05,1],[1,1],[1,1],[1,1]]}]}");
+  CHECK(bert_serve_json_limit_check(&lim, "m", s.data, s.len, &err) == 0);
+  /* longer than that can be: refused by length */
+  char *spaces = malloc(lim.bytes + 1);
+  memset(spaces, ' ', lim.bytes + 1);
+  CHECK(bert_serve_json_limit_check(&lim, "m", spaces, lim.bytes, &err) == 0);
+  CHECK(bert_serve_json_limit_check(&lim, "m", spaces, lim.bytes + 1, &err) == BERT_ERANGE &&
+        strstr(err.message, "longer than any valid request for model 'm'"));
+  free(spaces);
+  /* short values past the count: refused though short; the same commas inside a string pass */
+  bert_strbuf_clear(&s);
+  bert_strbuf_puts(&s, "[0");
+  for (int64_t i = 0; i < lim.values; i++) bert_strbuf_puts(&s, ",0");
+  bert_strbuf_puts(&s, "]");
+  CHECK(s.len < lim.bytes && bert_serve_json_limit_check(&lim, "m", s.data, s.len, &err) == BERT_ERANGE &&
+        strstr(err.message, "more values"));
+  s.data[0] = '"', s.data[1] = '\\', s.data[2] = '"', s.data[s.len - 1] = '"'; /* one string: "\"0,0,...,0" */
+  CHECK(bert_serve_json_limit_check(&lim, "m", s.data, s.len, &err) == 0);
+  bert_strbuf_free(&s);
+  bert_serve_model_config_free(&cfg);
+  /* a BYTES input: any length, a bounded count */
+  cfg = qa_config();
+  bert_serve_json_limit_init(&lim, &cfg, 64);
+  CHECK(lim.bytes == SIZE_MAX && lim.values > 4 * 64 && lim.values < 100000);
+  bert_serve_model_config_free(&cfg);
+}
+
+/* ---- the batcher's stop ---- */
+
+static int fake_instance_create(void *model, void **instance, bert_error *err) {
+  (void)model, (void)err;
+  *instance = NULL;
+  return BERT_OK;
+}
+
+static void fake_instance_free(void *instance) { (void)instance; }
+
+static int fake_execute(void *instance, bert_serve_request **reqs, int n, bert_serve_exec_info *info, bert_error *err) {
+  (void)instance, (void)reqs, (void)n, (void)info, (void)err;
+  return BERT_OK;
+}
+
+static void count_done(bert_serve_request *r, void *arg) {
+  (void)r;
+  ++*(int *)arg;
+}
+
+/* A stopped batcher runs what was queued, then refuses (an HTTP thread that submits late gets
+ * the shutdown error, a 503) and stays valid until it is freed. */
+static void test_batcher_stop(void) {
+  const char *text = "backend: \"x\" max_batch_size: 4 dynamic_batching { max_queue_delay_microseconds: 60000000 }\n"
+                     "input { name: \"i\" data_type: TYPE_INT32 dims: 8 } output { name: \"o\" data_type: TYPE_FP32 dims: 8 }";
+  bert_serve_model_config cfg;
+  bert_serve_stats stats;
+  bert_error err = {0};
+  CHECK(bert_serve_model_config_parse(&cfg, text, strlen(text), "b", "b", &err) == 0);
+  CHECK(bert_serve_stats_init(&stats, cfg.max_batch_size, &err) == 0);
+  bert_serve_backend fake = {.name = "x", .instance_create = fake_instance_create, .instance_free = fake_instance_free,
+                             .execute = fake_execute};
+  bert_serve_batcher_options opt = {&cfg, &fake, NULL, &stats, 1};
+  bert_serve_batcher *b;
+  CHECK(bert_serve_batcher_start(&b, &opt, &err) == 0);
+  int done = 0;
+  bert_serve_request reqs[4];
+  memset(reqs, 0, sizeof reqs);
+  for (int i = 0; i < 4; i++) reqs[i].batch = 1, reqs[i].done = count_done, reqs[i].done_arg = &done;
+  for (int i = 0; i < 3; i++) CHECK(bert_serve_batcher_submit(b, &reqs[i], &err) == 0);
+  bert_serve_batcher_stop(b); /* the 60 s queue delay does not hold a stop */
+  CHECK(done == 3 && stats.pending == 0);
+  memset(&err, 0, sizeof err);
+  CHECK(bert_serve_batcher_submit(b, &reqs[3], &err) == BERT_EUNSUPPORTED && strstr(err.message, "shutting down"));
+  bert_serve_batcher_flush(b);
+  bert_serve_batcher_stop(b);
+  CHECK(done == 3);
+  bert_serve_batcher_free(b);
+  bert_serve_stats_free(&stats);
+  bert_serve_model_config_free(&cfg);
+}
+
 static void test_url(void) {
   char host[64];
   int port;
@@ -262,6 +378,8 @@ int main(void) {
   test_model_config();
   test_row_pack();
   test_request();
+  test_json_limit();
+  test_batcher_stop();
   test_quantile();
   test_url();
   return test_summary("serve units");
