@@ -4,7 +4,7 @@ paragraphs) must answer those same questions with EM >= 90 — labels, offsets, 
 evaluation fit together. Also: the reference's log lines, predictions.json / nbest_predictions.json
 / metrics.json, the saved HF model folder, evaluation alone from that folder giving the same
 predictions (and close ones in bf16), `bert qa` (command line and JSON lines) agreeing with predictions.json in Unicode
-code-point offsets, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
+code-point offsets, bf16 fine-tuning close to fp32, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
 import json
 import os
 import re
@@ -110,6 +110,11 @@ def check_mpi(d, path):
     check(one.returncode == 0 and two.returncode == 0, f"MPI comparison failed: {one.stderr[-300:]} {two.stderr[-300:]}")
     losses = [re.findall(r"loss: (\d+\.\d+)", r.stderr) for r in (one, two)]
     check(len(losses[0]) > 3 and losses[0] == losses[1], f"1 rank x 2 vs 2 ranks x 1 losses differ: {losses}")
+    bf16 = squad(common + ["--gradient-accumulation", "2", "--precision", "bf16", "--output-dir", os.path.join(d, "b")])
+    got = [float(x) for x in re.findall(r"loss: (\d+\.\d+)", bf16.stderr)]
+    check(bf16.returncode == 0 and len(got) == len(losses[0]) and
+          all(abs(g - float(w)) <= 0.05 * float(w) + 0.01 for g, w in zip(got, losses[0])),
+          f"bf16 fine-tuning losses {got} far from fp32 {losses[0]}: {bf16.stderr[-300:]}")
 
 
 def main():
