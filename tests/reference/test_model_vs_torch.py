@@ -1,6 +1,13 @@
 """The C model against an independent PyTorch restatement (bert_torch.py), for several random
 configurations: outputs and losses within 1e-5 relative, every parameter gradient within 1e-4 of
-its norm in fp32; 2e-2 in bf16 mode."""
+its norm in fp32. In bf16 mode the tolerance comes from PyTorch's own bf16 (CPU autocast) error on
+the same case, measured in the same run. Per output and per gradient, ours may be at most
+BF16_FACTOR x PyTorch's error on that quantity plus BF16_FLOOR, where PyTorch's error is taken as
+at least its median over the case's quantities of the same kind (one quantity's bf16 error is a
+random variable: PyTorch's can be lucky on one gradient); and the root mean square of our errors
+over a kind may be at most BF16_FACTOR x PyTorch's plus the floor. That holds for emulated bf16
+(oneDNN limited to AVX2) and native bf16 (AVX512-BF16, AMX) alike, and still fails for a real bug:
+the test checks that a quantity 10 % off would fail wherever PyTorch's own bf16 error is typical."""
 import json
 import math
 import os
@@ -16,6 +23,9 @@ import safetensors_py  # noqa: E402
 
 TOOL = os.path.join(os.environ.get("BERT_BUILD", "build"), "tests", "tool_bert_case")
 failures = []
+BF16_FACTOR = 1.5
+BF16_FLOOR = 2e-3
+BF16_BUG = 0.1   # the relative error of a gradient 10 % off: every bf16 tolerance must be below it
 
 
 def make_config(layers, hidden, heads, inter, vocab, act="gelu", max_pos=160, eps=1e-3):
@@ -146,8 +156,7 @@ def norm_err(a, b, floor=1e-12):
 
 def torch_bf16_errors(cfg, task, inp, P, ref, P64, backward):
     """PyTorch's own bf16 (CPU autocast: bf16 matrix products, fp32 elsewhere) against the fp64
-    reference, per output and per gradient: our bf16 mode must be within 2e-2 or at least as close
-    as PyTorch's bf16 is."""
+    reference, per output and per gradient."""
     P32 = {k: v.clone().requires_grad_(True) for k, v in P.items()}
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         out = bert_torch.TASKS[task](cfg, P32, inp)
@@ -164,11 +173,34 @@ def torch_bf16_errors(cfg, task, inp, P, ref, P64, backward):
     return errs
 
 
+def peer_errors(peer, kind):
+    return sorted(v for k, v in peer.items() if k.startswith(kind))
+
+
+def bf16_tolerance(peer, kind, key=None):
+    """Per quantity: BF16_FACTOR x PyTorch autocast's error on it (at least the kind's median) + floor."""
+    errs = peer_errors(peer, kind)
+    median = errs[len(errs) // 2] if errs else 0.0
+    return BF16_FACTOR * max(peer.get(kind + key, 0.0) if key else 0.0, median) + BF16_FLOOR
+
+
+def rms(values):
+    return math.sqrt(sum(v * v for v in values) / len(values)) if values else 0.0
+
+
+def check_bf16_rms(name, kind, ours, peer):
+    """The root mean square of our errors over a kind against PyTorch's."""
+    mine, theirs = rms(ours), rms(peer_errors(peer, kind))
+    if not mine <= BF16_FACTOR * theirs + BF16_FLOOR:
+        failures.append(f"{name}: bf16 {kind[:-1]} errors RMS {mine:.3g} > {BF16_FACTOR} x PyTorch's {theirs:.3g} "
+                        f"+ {BF16_FLOOR}")
+
+
 def grad_total(P64):
     return math.sqrt(sum(float(t.grad.double().norm()) ** 2 for t in P64.values() if t.grad is not None))
 
 
-def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None):
+def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None, env=None):
     P = random_params(cfg, task, gen)
     P64 = {k: v.double().requires_grad_(True) for k, v in P.items()}
     out = bert_torch.TASKS[task](cfg, P64, inp)
@@ -181,13 +213,19 @@ def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None):
         spec = {k: v.tolist() for k, v in inp.items()}
         spec.update(task=task, precision=precision, backward=backward)
         json.dump(spec, open(os.path.join(d, "inputs.json"), "w"))
-        res = subprocess.run([TOOL, d], capture_output=True, text=True)
+        res = subprocess.run([TOOL, d], capture_output=True, text=True, env=env)
         if res.returncode != 0:
             failures.append(f"{name}: tool failed: {res.stderr.strip()}")
             return
         got = safetensors_py.load(os.path.join(d, "outputs.safetensors"))
-    out_tol = 1e-5 if precision == "fp32" else 2e-2
-    grad_tol = 1e-4 if precision == "fp32" else 2e-2
+    bf16 = precision == "bf16"
+    out_tol, grad_tol = (bf16_tolerance(peer, "out."), bf16_tolerance(peer, "grad.")) if bf16 else (1e-5, 1e-4)
+    if bf16:
+        for kind, tol in (("outputs", out_tol), ("gradients", grad_tol if backward else 0.0)):
+            if not tol < BF16_BUG:
+                failures.append(f"{name}: bf16 {kind} tolerance {tol:.3g} (from PyTorch's bf16 error) would "
+                                f"accept a result {BF16_BUG:.0%} off")
+    out_errs, grad_errs = [], []
     worst_out, worst_grad = 0.0, 0.0
     for key in ("sequence_output", "pooled", "mlm_logits", "nsp_logits", "start_logits", "end_logits",
                 "token_logits", "losses"):
@@ -208,8 +246,10 @@ def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None):
             continue
         e = rel_err(mine, ref)
         worst_out = max(worst_out, e)
-        if not e <= max(out_tol, peer.get("out." + key, 0.0)):
-            failures.append(f"{name}: {key} relative error {e:.3g} > {out_tol}")
+        out_errs.append(e)
+        tol = bf16_tolerance(peer, "out.", key) if bf16 else out_tol
+        if not e <= tol:
+            failures.append(f"{name}: {key} relative error {e:.3g} > {tol:.3g}")
     if backward:
         # A few gradients are exactly zero in exact arithmetic (softmax shift invariance: key biases;
         # QA start/end biases and what feeds only them), so a norm-relative error is undefined there:
@@ -223,9 +263,17 @@ def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None):
             ref = t.grad if t.grad is not None else torch.zeros_like(t)
             e = norm_err(g.reshape(ref.shape), ref, floor=1e-3 * total)
             worst_grad = max(worst_grad, e)
-            if not e <= max(grad_tol, peer.get("grad." + pname, 0.0)):
-                failures.append(f"{name}: grad {pname} relative error {e:.3g} > {grad_tol}")
+            grad_errs.append(e)
+            tol = bf16_tolerance(peer, "grad.", pname) if bf16 else grad_tol
+            if not e <= tol:
+                failures.append(f"{name}: grad {pname} relative error {e:.3g} > {tol:.3g}")
+    if bf16:
+        check_bf16_rms(name, "out.", out_errs, peer)
+        if backward:
+            check_bf16_rms(name, "grad.", grad_errs, peer)
     line = f"{name}: outputs {worst_out:.2e}, gradients {worst_grad:.2e}"
+    if precision == "bf16":
+        line += f" (typical tolerances {out_tol:.2e} / {grad_tol:.2e})"
     if peer:
         line += (f" (PyTorch bf16 autocast: outputs {max(v for k, v in peer.items() if k.startswith('out.')):.2e},"
                  f" gradients {max([v for k, v in peer.items() if k.startswith('grad.')] or [0]):.2e})")
@@ -248,8 +296,12 @@ def main():
     ]
     for name, cfg, task, inp in cases:
         run_case(name, cfg, task, inp, gen=gen)
+    # bf16 twice: as oneDNN dispatches it on this CPU (native on AVX512-BF16 / AMX) and with oneDNN
+    # limited to AVX2, where bf16 products are emulated
+    avx2 = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", DNNL_MAX_CPU_ISA="AVX2")
     for name, cfg, task, inp in cases[:1] + cases[3:4] + cases[5:6]:
         run_case(name + " bf16", cfg, task, inp, precision="bf16", gen=gen)
+        run_case(name + " bf16 (oneDNN AVX2)", cfg, task, inp, precision="bf16", gen=gen, env=avx2)
     run_case("token classification 2x36x4", odd, "token_classification", unpacked_inputs(odd, 3, 20, 0, gen),
              backward=False, gen=gen)
     run_case("base with pooler 3x64x8", tiny, "base", unpacked_inputs(tiny, 2, 33, 0, gen), backward=False, gen=gen)
