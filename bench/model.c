@@ -39,6 +39,7 @@
 #include "tensor/embedding.h"
 #include "tensor/gemm.h"
 #include "tensor/layernorm.h"
+#include "tensor/quantize.h"
 #include "tensor/softmax.h"
 #include "train/optimizer.h"
 
@@ -143,7 +144,8 @@ dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t prim, dnnl_stream_t 
  * Options, machine. */
 
 enum { MODEL_BASE = 1, MODEL_TINY = 2 };
-enum { PREC_FP32 = 1, PREC_BF16 = 2 };
+enum { PREC_FP32 = 1, PREC_BF16 = 2, PREC_INT8 = 4, PREC_ALL = 7, NPREC = 3 };
+static const bert_precision PREC_OF[NPREC] = {BERT_FP32, BERT_BF16, BERT_INT8}; /* index = bit of PREC_* */
 
 typedef struct opts {
   int threads, quick, iters, models, precisions, memory, profile;
@@ -152,7 +154,7 @@ typedef struct opts {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: bench_model [--threads N] [--quick] [--model base|tiny|all] [--precision fp32|bf16|all]\n"
+          "usage: bench_model [--threads N] [--quick] [--model base|tiny|all] [--precision fp32|bf16|int8|all]\n"
           "                   [--iters N] [--budget SECONDS] [--no-memory] [--profile]\n"
           "  --threads N     OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
           "  --quick         fewer iterations, smaller time budget\n"
@@ -165,7 +167,7 @@ static void usage(FILE *f) {
 static int parse_opts(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->models = MODEL_BASE | MODEL_TINY;
-  o->precisions = PREC_FP32 | PREC_BF16;
+  o->precisions = PREC_ALL;
   o->memory = 1;
   o->budget = -1;
   for (int i = 1; i < argc; i++) {
@@ -181,7 +183,11 @@ static int parse_opts(int argc, char **argv, opts *o) {
       if (!o->models) return fprintf(stderr, "bench_model: unknown model '%s'\n", v), -1;
       i++;
     } else if (!strcmp(a, "--precision") && v) {
-      o->precisions = !strcmp(v, "fp32") ? PREC_FP32 : !strcmp(v, "bf16") ? PREC_BF16 : !strcmp(v, "all") ? 3 : 0;
+      o->precisions = !strcmp(v, "fp32")   ? PREC_FP32
+                      : !strcmp(v, "bf16") ? PREC_BF16
+                      : !strcmp(v, "int8") ? PREC_INT8
+                      : !strcmp(v, "all")  ? PREC_ALL
+                                           : 0;
       if (!o->precisions) return fprintf(stderr, "bench_model: unknown precision '%s'\n", v), -1;
       i++;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -300,7 +306,7 @@ static void config_for(int model, bert_config *c) {
 
 static const char *model_name(int model) { return model == MODEL_BASE ? "base" : "tiny"; }
 static const char *model_title(int model) { return model == MODEL_BASE ? "BERT-base" : "demo_tiny_128"; }
-static const char *prec_name(bert_precision p) { return p == BERT_BF16 ? "bf16" : "fp32"; }
+static const char *prec_name(bert_precision p) { return bert_precision_name(p); }
 
 /* Analytic count of one sequence's matrix products in the forward pass (2·m·n·k each):
  * per layer QKV 2·L·H·3H, attention output 2·L·H·H, FFN 2·(2·L·H·I), scores Q·Kᵀ 2·L·L·H and
@@ -448,9 +454,17 @@ typedef struct peak {
   int ok;
   double gflops;     /* best of the shapes */
   int emulated;      /* bf16 products widened to f32 (no native bf16 kernel on this CPU) */
+  int int8_max;      /* int8: the largest u8 activation (255, or 127 where products saturate) */
   char impl[64];
   char error[256];
 } peak;
+
+static int linear(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out, const void *x,
+                  const void *w, const bert_int8_input *xq, const int8_t *wq, const float *wscale, const float *bias,
+                  float *y, bert_error *err) {
+  if (p == BERT_INT8) return bert_linear_forward_int8(ctx, rows, in, out, xq, wq, wscale, bias, BERT_POST_NONE, NULL, y, err);
+  return bert_linear_forward(ctx, p, rows, in, out, x, w, bias, y, err);
+}
 
 static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
   memset(out, 0, sizeof *out);
@@ -462,7 +476,10 @@ static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
   float *x = malloc(sizeof(float) * maxn), *w = malloc(sizeof(float) * 3072 * 768);
   float *y = malloc(sizeof(float) * maxn), *bias = calloc(3072, sizeof(float));
   uint16_t *xb = malloc(sizeof(uint16_t) * maxn), *wb = malloc(sizeof(uint16_t) * 3072 * 768);
-  if (!x || !w || !y || !bias || !xb || !wb) {
+  uint8_t *xq = malloc((size_t)maxn);
+  int8_t *wq = malloc(3072 * 768);
+  float *wscale = malloc(sizeof(float) * 3072);
+  if (!x || !w || !y || !bias || !xb || !wb || !xq || !wq || !wscale) {
     snprintf(out->error, sizeof out->error, "out of memory");
     goto done;
   }
@@ -477,10 +494,15 @@ static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
   const void *xa = p == BERT_BF16 ? (const void *)xb : x, *wa = p == BERT_BF16 ? (const void *)wb : w;
   for (int s = 0; s < 2; s++) {
     int64_t rows = shapes[s][0], in = shapes[s][1], o = shapes[s][2];
+    bert_int8_input xin;
+    if (p == BERT_INT8) {
+      bert_quantize_activations(x, rows * in, bert_gemm_int8_activation_max(ctx), xq, &xin);
+      bert_quantize_weights(w, o, in, wq, wscale);
+    }
     double flops = 2.0 * rows * in * o, times[64];
     int n = iters < 64 ? iters : 64;
     for (int i = 0; i < 3; i++)
-      if (bert_linear_forward(ctx, p, rows, in, o, xa, wa, bias, y, &err)) {
+      if (linear(ctx, p, rows, in, o, xa, wa, &xin, wq, wscale, bias, y, &err)) {
         snprintf(out->error, sizeof out->error, "%.250s", err.message);
         goto done;
       }
@@ -490,7 +512,7 @@ static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
     cpu_snap_take(&c0);
     for (int i = 0; i < n; i++) {
       double t0 = now_s();
-      bert_linear_forward(ctx, p, rows, in, o, xa, wa, bias, y, &err);
+      linear(ctx, p, rows, in, o, xa, wa, &xin, wq, wscale, bias, y, &err);
       times[i] = now_s() - t0;
     }
     g_prof.on = 0;
@@ -508,9 +530,14 @@ static void measure_gemm_peak(bert_precision p, int iters, peak *out) {
   out->emulated = p == BERT_BF16 && !bert_gemm_bf16_native(ctx);
   if (out->emulated)
     printf("  bf16: no native bf16 kernel on this CPU: operands are widened to f32 and multiplied in f32 (emulated)\n");
+  if (p == BERT_INT8) out->int8_max = bert_gemm_int8_activation_max(ctx);
+  if (p == BERT_INT8)
+    printf("  int8: u8 activations up to %d (%s)\n", bert_gemm_int8_activation_max(ctx),
+           bert_gemm_int8_activation_max(ctx) == 255 ? "exact 8-bit products: VNNI or AMX"
+                                                     : "7 bits: this CPU's u8 x s8 multiply-add saturates 16-bit pairs");
 done:
   bert_gemm_ctx_destroy(ctx);
-  free(x), free(w), free(y), free(bias), free(xb), free(wb);
+  free(x), free(w), free(y), free(bias), free(xb), free(wb), free(xq), free(wq), free(wscale);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -616,7 +643,8 @@ static void print_gemm_table(double per, const char *what) {
     snprintf(shape, sizeof shape, "%lld x %lld x %lld x %lld", (long long)s->key.batch, (long long)s->key.m,
              (long long)s->key.n, (long long)s->key.k);
     printf("      %-26s %-5s %6.0f %9.2f %8.1f  %s\n", shape,
-           s->key.dtype == dnnl_bf16 ? "bf16" : s->key.dtype == dnnl_f32 ? "f32" : "?", s->calls / per,
+           s->key.dtype == dnnl_bf16 ? "bf16" : s->key.dtype == dnnl_f32 ? "f32" : s->key.dtype == dnnl_u8 ? "u8s8" : "?",
+           s->calls / per,
            s->seconds / per * 1e3, s->seconds > 0 ? s->flops / s->seconds * 1e-9 : 0, s->key.impl);
   }
 }
@@ -627,7 +655,7 @@ typedef struct kbufs {
 } kbufs;
 
 /* Median seconds of one call of kernel `which` (5 runs after one warm-up). */
-enum { K_LN_F, K_LN_B, K_GELU_F, K_GELU_B, K_SOFT_F, K_SOFT_B, K_DROP, K_BIAS_B, K_BF16, K_EMB_F, K_EMB_B, K_CE_F, K_CE_B };
+enum { K_LN_F, K_LN_B, K_GELU_F, K_GELU_B, K_SOFT_F, K_SOFT_B, K_DROP, K_BIAS_B, K_BF16, K_EMB_F, K_EMB_B, K_CE_F, K_CE_B, K_QUANT };
 static double kernel_seconds(int which, int64_t a, int64_t b, int64_t c, kbufs *k, bert_gelu_kind gk) {
   double v[5];
   bert_rng site = bert_rng_make(3, BERT_RNG_DROPOUT, 0, 0);
@@ -648,6 +676,11 @@ static double kernel_seconds(int which, int64_t a, int64_t b, int64_t c, kbufs *
       case K_EMB_B: bert_embedding_backward(a, b, k->ids, k->x, k->y); break;
       case K_CE_F: bert_cross_entropy_forward(a, b, k->x, k->labels, 0, k->z, (int32_t *)(k->z + a)); break;
       case K_CE_B: bert_cross_entropy_backward(a, b, k->x, k->labels, 0, k->g, k->y); break;
+      case K_QUANT: {
+        bert_int8_input q;
+        bert_quantize_activations(k->x, a, 127, (uint8_t *)k->y, &q);
+        break;
+      }
     }
     if (i >= 0) v[i] = now_s() - t0;
     if (which == K_SOFT_F) memcpy(k->y, k->x, sizeof(float) * (size_t)(a * b * c * c)); /* fresh scores */
@@ -674,7 +707,7 @@ static void profile_kernels(const bert_model *m, int batch, int train, double me
 #define ROW(nm, w, A, Bv, Cv, calls) rows[n++] = (krow){nm, w, A, Bv, Cv, (double)(calls)}
   ROW("embedding lookups (N x H)", K_EMB_F, N, H, 0, 3);
   ROW("layernorm fwd (N x H)", K_LN_F, N, H, 0, 1 + 2 * nl);
-  ROW("gelu fwd (N x I)", K_GELU_F, N * I, 0, 0, nl);
+  ROW("gelu fwd (N x I)", K_GELU_F, N * I, 0, 0, train ? nl : 0); /* fused into the product in inference */
   ROW("softmax fwd (B x heads x L x L)", K_SOFT_F, B, nh, L, nl);
   ROW("dropout fwd (N x H)", K_DROP, N * H, 0, 0, t * (1 + 2 * nl));
   ROW("dropout fwd (probs)", K_DROP, P, 0, 0, t * nl * 2); /* forward + regenerated in backward */
@@ -682,6 +715,10 @@ static void profile_kernels(const bert_model *m, int batch, int train, double me
     ROW("to_bf16 fwd (N x H)", K_BF16, N * H, 0, 0, 3 * nl);
     ROW("to_bf16 fwd (N x I | N x 3H)", K_BF16, N * I, 0, 0, 2 * nl); /* ffn_act, qkv (~3/4 of it) */
     ROW("to_bf16 fwd (probs)", K_BF16, P, 0, 0, nl);
+  }
+  if (m->precision == BERT_INT8) {
+    ROW("quantize u8 (N x H)", K_QUANT, N * H, 0, 0, 3 * nl); /* inputs of QKV, attention output, FFN in */
+    ROW("quantize u8 (N x I)", K_QUANT, N * I, 0, 0, nl);     /* input of FFN out */
   }
   if (train) {
     ROW("mlm cross-entropy fwd (BM x V)", K_CE_F, BM, V, 0, 1);
@@ -749,7 +786,7 @@ static const char *const WL_KEY[W_COUNT] = {"infer_b1", "infer_b8", "train_mb8"}
 static const char *const WL_LABEL[W_COUNT] = {"inference b1", "inference b8", "training mb8"};
 
 typedef struct workload_result {
-  int ok, failed, iters;
+  int ok, failed, skipped, iters;
   double seq_s, gflops, gemm_share, others;
 } workload_result;
 
@@ -815,6 +852,12 @@ static int bench_model(bert_model *m, int model, const opts *o, const peak *pk, 
     }
   }
   bert_workspace_free(&ws);
+  if (p == BERT_INT8) { /* inference only */
+    printf("  %-14s n/a (int8 is for inference)\n", WL_LABEL[W_TRAIN8]);
+    res->w[W_TRAIN8].skipped = 1;
+    free(in);
+    return BERT_OK;
+  }
 
   if ((rc = bert_model_enable_grads(m, &err))) goto fail;
   if ((rc = bert_workspace_create(&ws, m, BERT_TASK_PRETRAINING, MAX_BATCH, SEQ_LEN, MASKED, 1, 1, &err))) goto fail;
@@ -837,9 +880,9 @@ static int bench_model(bert_model *m, int model, const opts *o, const peak *pk, 
 fail:
   free(in);
   for (int wl = 0; wl < W_COUNT; wl++) res->w[wl].failed = !res->w[wl].ok;
-  if (p == BERT_BF16) {
+  if (p != BERT_FP32) {
     res->unsupported = 1;
-    printf("  bf16: unsupported on this CPU (%s)\n", err.message);
+    printf("  %s: unsupported on this CPU (%s)\n", prec_name(p), err.message);
   } else {
     printf("  failed: %s\n", err.message);
   }
@@ -888,19 +931,19 @@ int main(int argc, char **argv) {
 
   /* 2. GEMM peak per precision, measured before the models and again after them (the higher is
    * kept: on a shared machine one measurement may land in a noisy moment) */
-  peak pk[2];
+  peak pk[NPREC];
   memset(pk, 0, sizeof pk);
   int piters = o.quick ? 5 : 15;
   printf("\nGEMM peak (oneDNN through bert_linear_forward, median of %d):\n", piters);
-  for (int pi = 0; pi < 2; pi++) {
+  for (int pi = 0; pi < NPREC; pi++) {
     if (!(o.precisions & (1 << pi))) continue;
-    bert_precision p = pi ? BERT_BF16 : BERT_FP32;
+    bert_precision p = PREC_OF[pi];
     measure_gemm_peak(p, piters, &pk[pi]);
     if (!pk[pi].ok) printf("  %s: unsupported on this CPU (%s)\n", prec_name(p), pk[pi].error);
   }
 
-  /* 3. models: one model per size, fp32 first, then switched to bf16 */
-  model_results res[2][2];
+  /* 3. models: one model per size, fp32 first, then switched to bf16, then to int8 */
+  model_results res[2][NPREC];
   memset(res, 0, sizeof res);
   for (int mi = 0; mi < 2; mi++) {
     int model = mi ? MODEL_TINY : MODEL_BASE;
@@ -910,21 +953,22 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     if (model_build(model, &m, &err)) {
       printf("\n[%s] cannot build the model: %s\n", model_name(model), err.message);
-      for (int pi = 0; pi < 2; pi++) res[mi][pi].ran = 1, res[mi][pi].unsupported = 0;
+      for (int pi = 0; pi < NPREC; pi++) res[mi][pi].ran = 1, res[mi][pi].unsupported = 0;
       continue;
     }
     printf("\n%s: model built and initialised in %.1f s\n", model_title(model), now_s() - t0);
-    for (int pi = 0; pi < 2; pi++) {
+    for (int pi = 0; pi < NPREC; pi++) {
       if (!(o.precisions & (1 << pi))) continue;
-      bert_precision p = pi ? BERT_BF16 : BERT_FP32;
-      if (!pk[pi].ok && p == BERT_BF16) {
-        printf("\n[%s bf16] bf16: unsupported on this CPU (%s)\n", model_name(model), pk[pi].error);
+      bert_precision p = PREC_OF[pi];
+      if (!pk[pi].ok && p != BERT_FP32) {
+        printf("\n[%s %s] %s: unsupported on this CPU (%s)\n", model_name(model), prec_name(p), prec_name(p),
+               pk[pi].error);
         res[mi][pi].ran = res[mi][pi].unsupported = 1;
         continue;
       }
       if (bert_model_set_precision(&m, p, &err)) {
         printf("\n[%s %s] %s\n", model_name(model), prec_name(p), err.message);
-        res[mi][pi].ran = 1, res[mi][pi].unsupported = p == BERT_BF16;
+        res[mi][pi].ran = 1, res[mi][pi].unsupported = p != BERT_FP32;
         continue;
       }
       bench_model(&m, model, &o, &pk[pi], &res[mi][pi]);
@@ -933,11 +977,11 @@ int main(int argc, char **argv) {
   }
 
   int remeasure = 0;
-  for (int pi = 0; pi < 2; pi++)
+  for (int pi = 0; pi < NPREC; pi++)
     if (pk[pi].ok) {
       if (!remeasure) printf("\nGEMM peak re-measured after the models:\n"), remeasure = 1;
       peak again;
-      measure_gemm_peak(pi ? BERT_BF16 : BERT_FP32, piters, &again);
+      measure_gemm_peak(PREC_OF[pi], piters, &again);
       if (again.ok && again.gflops > pk[pi].gflops) pk[pi].gflops = again.gflops;
     }
 
@@ -945,14 +989,16 @@ int main(int argc, char **argv) {
   printf("\nsummary (GEMM peak = the higher of the two measurements; oneDNN = share of the time in oneDNN products;\n"
          "others = share of the machine's CPU time other processes used during the measurement: above 10%%, noisy):\n");
   if (theo > 0) printf("RESULT impl=bertc model=- precision=fp32 workload=fma_peak gflops=%.2f\n", theo);
-  for (int pi = 0; pi < 2; pi++) {
+  for (int pi = 0; pi < NPREC; pi++) {
     if (!(o.precisions & (1 << pi))) continue;
-    const char *pn = pi ? "bf16" : "fp32";
+    const char *pn = prec_name(PREC_OF[pi]);
     if (pk[pi].ok) {
       printf("  GEMM peak %s: %.1f GFLOP/s%s", pn, pk[pi].gflops, pk[pi].emulated ? " (emulated bf16)" : "");
       if (theo > 0) printf(" = %.0f%% of the theoretical FMA peak", 100 * pk[pi].gflops / theo);
-      printf("\nRESULT impl=bertc model=- precision=%s workload=gemm_peak gflops=%.2f emulated=%d\n", pn,
+      printf("\nRESULT impl=bertc model=- precision=%s workload=gemm_peak gflops=%.2f emulated=%d", pn,
              pk[pi].gflops, pk[pi].emulated);
+      if (PREC_OF[pi] == BERT_INT8) printf(" act_max=%d", pk[pi].int8_max);
+      printf("\n");
     } else {
       printf("  GEMM peak %s: unsupported\nRESULT impl=bertc model=- precision=%s workload=gemm_peak status=unsupported\n",
              pn, pn);
@@ -961,12 +1007,13 @@ int main(int argc, char **argv) {
   printf("  %-5s %-4s %-13s %9s %8s %6s %7s %7s\n", "model", "prec", "workload", "seq/s", "GFLOP/s", "%peak", "oneDNN",
          "others");
   for (int mi = 0; mi < 2; mi++)
-    for (int pi = 0; pi < 2; pi++) {
+    for (int pi = 0; pi < NPREC; pi++) {
       model_results *r = &res[mi][pi];
-      const char *mn = model_name(mi ? MODEL_TINY : MODEL_BASE), *pn = pi ? "bf16" : "fp32";
+      const char *mn = model_name(mi ? MODEL_TINY : MODEL_BASE), *pn = prec_name(PREC_OF[pi]);
       if (!r->ran) continue;
       for (int wl = 0; wl < W_COUNT; wl++) {
         workload_result *w = &r->w[wl];
+        if (w->skipped) continue;
         if (!w->ok) {
           const char *st = r->unsupported ? "unsupported" : "error";
           printf("  %-5s %-4s %-13s %9s\nRESULT impl=bertc model=%s precision=%s workload=%s status=%s\n", mn, pn,

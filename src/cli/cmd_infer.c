@@ -50,7 +50,8 @@ static const char *usage_text =
     "options:\n"
     "  --model DIR           model folder (required)\n"
     "  --head NAME           base | pretraining | qa | token-classification (default: base)\n"
-    "  --precision P         fp32 | bf16 (default: fp32)\n"
+    "  --precision P         fp32 | bf16 | int8 (default: fp32; int8 quantizes the encoder's\n"
+    "                        linear layers: s8 weights per output channel, dynamic u8 activations)\n"
     "  --input FILE          JSONL requests, '-' for stdin (required)\n"
     "  --output FILE         JSONL results, written atomically, '-' for stdout (required)\n"
     "  --batch-size N        lines of equal length run together (default: 8)\n"
@@ -102,11 +103,10 @@ static int parse_options(int argc, char **argv, infer_options *o) {
         }
         break;
       case 'p':
-        if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
-          fprintf(stderr, "bert infer: --precision expects fp32 or bf16, got '%s'\n", optarg);
+        if (bert_precision_parse(optarg, &o->precision)) {
+          fprintf(stderr, "bert infer: --precision expects fp32, bf16 or int8, got '%s'\n", optarg);
           return 2;
         }
-        o->precision = strcmp(optarg, "bf16") ? BERT_FP32 : BERT_BF16;
         break;
       case 'b': if (parse_int_option("--batch-size", optarg, &o->batch_size)) return 2; break;
       case 't': if (parse_int_option("--threads", optarg, &o->threads)) return 2; break;

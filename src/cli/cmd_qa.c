@@ -33,7 +33,7 @@ static const char *usage_text =
     "  --doc-stride N        context tokens shared by consecutive windows (default: 128)\n"
     "  --max-answer-length N longest answer in tokens (default: 30)\n"
     "  --vocab FILE          vocabulary when the folder has no vocab.txt (default: data/vocab.txt)\n"
-    "  --precision P         fp32 | bf16 (default: fp32)\n"
+    "  --precision P         fp32 | bf16 | int8 (default: fp32)\n"
     "  --threads N           OpenMP threads (default: all cores)\n"
     "  -h, --help            show this help and exit\n";
 
@@ -81,9 +81,8 @@ static int parse_options(int argc, char **argv, qa_options *o) {
     case 'v': o->vocab = optarg; break;
     case 't': rc = positive("--threads", optarg, &o->threads); break;
     case 'p':
-      if (!strcmp(optarg, "fp32")) o->precision = BERT_FP32;
-      else if (!strcmp(optarg, "bf16")) o->precision = BERT_BF16;
-      else fprintf(stderr, "bert qa: --precision: expected fp32 or bf16, got '%s'\n", optarg), rc = 2;
+      if (bert_precision_parse(optarg, &o->precision))
+        fprintf(stderr, "bert qa: --precision: expected fp32, bf16 or int8, got '%s'\n", optarg), rc = 2;
       break;
     case 'h': fputs(usage_text, stdout); return 1;
     default: fputs(usage_text, stderr); return 2;

@@ -130,7 +130,7 @@ typedef struct bert_run_config {
 
   /* bertc */
   char *vocab;       /* vocab.txt (default data/vocab.txt) */
-  char *precision;   /* fp32 | bf16 | fp16 */
+  char *precision;   /* fp32 | bf16 | fp16 (pretraining) | int8 (SQuAD evaluation) */
   int threads;       /* unset: all cores */
   char *metrics_file;/* unset: metrics.jsonl beside the checkpoints */
 

@@ -17,7 +17,7 @@ static const char *const dataset_choices[] = {"generated", "pretraining", NULL};
  * we do, so SQuAD's value is allowed there). */
 static const char *const squad_dataset_choices[] = {"generated", "pretraining", "squad", NULL};
 static const char *const pack_choices[] = {"2", "3", NULL};
-static const char *const precision_choices[] = {"fp32", "bf16", "fp16", NULL};
+static const char *const precision_choices[] = {"fp32", "bf16", "fp16", "int8", NULL};
 
 const char *const bert_opt_group_title[GROUP_COUNT] = {
     [GROUP_CONFIG] = "configuration",   [GROUP_EXECUTION] = "execution", [GROUP_OPTIMIZER] = "optimizer",
@@ -187,7 +187,8 @@ const bert_opt_def bert_opt_table[BERT_OPT_COUNT] = {
         .help = "WordPiece vocabulary (vocab.txt), copied into every checkpoint")},
     OPT(BERT_OPT_PRECISION, "precision", "precision"), CHOICE(GROUP_BERTC, precision, precision_choices,
         .def = "fp32", .flags = OPTF_BERTC,
-        .help = "fp32; bf16 matrix products (fp32 weights, norms and optimizer); fp16 gradients with loss scaling")},
+        .help = "fp32; bf16 matrix products (fp32 weights, norms and optimizer); fp16 gradients with loss scaling "
+                "(pretraining); int8 encoder products for SQuAD evaluation (fine-tuning stays fp32)")},
     OPT(BERT_OPT_THREADS, "threads", "threads"), INT(GROUP_BERTC, threads, .min = 1, .flags = OPTF_BERTC,
         .help = "compute threads per rank (unset: all cores)")},
     OPT(BERT_OPT_METRICS_FILE, "metrics-file", "metrics_file"), STR(GROUP_BERTC, metrics_file,

@@ -50,9 +50,13 @@ static int product(bert_model *m, const attn_shape *s, int64_t rows, int64_t col
   return bert_gemm(m->gemm, &g, a, b, NULL, c, err);
 }
 
+/* The attention products' operands: bf16 in bf16 mode, else fp32 (int8 mode included: the
+ * activation x activation products are not quantized). */
+static bert_precision operands(const bert_model *m) { return m->precision == BERT_BF16 ? BERT_BF16 : BERT_FP32; }
+
 /* Element size of the operands, to offset into Q/K/V inside a qkv buffer of either type. */
 static const void *offset(const bert_model *m, const void *base, int64_t elems) {
-  return (const char *)base + elems * (m->precision == BERT_BF16 ? 2 : 4);
+  return (const char *)base + elems * (operands(m) == BERT_BF16 ? 2 : 4);
 }
 
 int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
@@ -66,7 +70,7 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
     bert_to_bf16(a->qkv, ws->bf16_b, s.B * s.L * 3 * s.H);
     qkv = ws->bf16_b;
   }
-  int rc = product(m, &s, s.L, s.L, s.d, qkv_rows, qkv, qkv_cols, offset(m, qkv, s.H), probs_rows, a->probs, 0, m->precision, err);
+  int rc = product(m, &s, s.L, s.L, s.d, qkv_rows, qkv, qkv_cols, offset(m, qkv, s.H), probs_rows, a->probs, 0, operands(m), err);
   if (rc) return rc;
   bert_attention_mask mask = {b->attention_mask, b->seq_index};
   bert_attention_softmax_forward(s.B, s.nh, s.L, 1.0f / sqrtf((float)s.d), &mask, a->probs);
@@ -80,7 +84,7 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
     bert_to_bf16(dropped, ws->bf16_c, P);
     probs = ws->bf16_c;
   }
-  return product(m, &s, s.L, s.d, s.L, probs_rows, probs, qkv_rows, offset(m, qkv, 2 * s.H), ctx_rows, a->ctx, 0, m->precision, err);
+  return product(m, &s, s.L, s.d, s.L, probs_rows, probs, qkv_rows, offset(m, qkv, 2 * s.H), ctx_rows, a->ctx, 0, operands(m), err);
 }
 
 static void qkv_out_rows(const attn_shape *s, int64_t st[4]) { qkv_rows(s, st); }
@@ -107,9 +111,9 @@ int bert_attention_backward(bert_model *m, bert_workspace *ws, const bert_batch 
   int rc;
   /* ∂P = ∂ctx · Vᵀ ; ∂V = Pᵀ · ∂ctx */
   if ((rc = product(m, &s, s.L, s.L, s.d, ctx_rows, dctx, qkv_cols, offset(m, qkv, 2 * s.H), probs_rows,
-                    ws->d_probs, 0, m->precision, err)))
+                    ws->d_probs, 0, operands(m), err)))
     return rc;
-  if ((rc = product(m, &s, s.L, s.d, s.L, probs_cols, dropped, ctx_rows, dctx, qkv_out_rows, d_qkv + 2 * s.H, 0, m->precision, err)))
+  if ((rc = product(m, &s, s.L, s.d, s.L, probs_cols, dropped, ctx_rows, dctx, qkv_out_rows, d_qkv + 2 * s.H, 0, operands(m), err)))
     return rc;
   if (p > 0.0f) bert_dropout_backward(site, p, P, ws->d_probs, ws->d_probs);
   bert_attention_softmax_backward(s.B, s.nh, s.L, 1.0f / sqrtf((float)s.d), a->probs, ws->d_probs);

@@ -12,6 +12,8 @@ static void add_into(int64_t n, const float *a, const float *b, float *out) {
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+/* Without dropout the residual add is fused into the product (y = x W + b + residual), and in
+ * inference, where the backward's GELU input is not kept, so is the GELU. */
 int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
                                const float *x, bert_error *err) {
   const bert_config *c = &m->config;
@@ -19,24 +21,38 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
   bert_layer_acts *a = &ws->layers[layer];
   int64_t N = (int64_t)b->batch * b->len, H = c->hidden_size, I = c->intermediate_size;
   float p = ws->dropout_on ? c->hidden_dropout_prob : 0.0f;
+  int fuse_residual = p <= 0.0f, fuse_gelu = !ws->training;
+  bert_post residual = fuse_residual ? BERT_POST_ADD : BERT_POST_NONE;
+  bert_post gelu = c->hidden_act == BERT_GELU_TANH ? BERT_POST_GELU_TANH : BERT_POST_GELU_ERF;
   int rc;
   if ((rc = bert_model_linear_forward(m, ws, N, H, 3 * H, x, o->qkv_w, o->qkv_b, a->qkv, err))) return rc;
   if ((rc = bert_attention_forward(m, ws, b, layer, err))) return rc;
   /* attention output: dense -> dropout -> LayerNorm(x + .) */
-  if ((rc = bert_model_linear_forward(m, ws, N, H, H, a->ctx, o->attn_out_w, o->attn_out_b, a->attn_ln_in, err)))
+  if ((rc = bert_model_linear_forward_post(m, ws, N, H, H, a->ctx, o->attn_out_w, o->attn_out_b, residual, x,
+                                           a->attn_ln_in, err)))
     return rc;
-  bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, a->attn_ln_in, a->attn_ln_in);
-  add_into(N * H, a->attn_ln_in, x, a->attn_ln_in);
+  if (!fuse_residual) {
+    bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, a->attn_ln_in, a->attn_ln_in);
+    add_into(N * H, a->attn_ln_in, x, a->attn_ln_in);
+  }
   bert_layernorm_forward(N, H, a->attn_ln_in, m->params + o->attn_ln_g, m->params + o->attn_ln_b,
                          c->layer_norm_eps, a->attn_ln_out, a->attn_ln_mean, a->attn_ln_rstd);
   /* feed-forward */
-  if ((rc = bert_model_linear_forward(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, a->ffn_pre, err)))
+  if (fuse_gelu) {
+    rc = bert_model_linear_forward_post(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, gelu, NULL,
+                                        a->ffn_act, err);
+  } else {
+    rc = bert_model_linear_forward(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, a->ffn_pre, err);
+    if (!rc) bert_gelu_forward(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
+  }
+  if (rc) return rc;
+  if ((rc = bert_model_linear_forward_post(m, ws, N, I, H, a->ffn_act, o->ffn_out_w, o->ffn_out_b, residual,
+                                           a->attn_ln_out, a->ffn_ln_in, err)))
     return rc;
-  bert_gelu_forward(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
-  if ((rc = bert_model_linear_forward(m, ws, N, I, H, a->ffn_act, o->ffn_out_w, o->ffn_out_b, a->ffn_ln_in, err)))
-    return rc;
-  bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, a->ffn_ln_in, a->ffn_ln_in);
-  add_into(N * H, a->ffn_ln_in, a->attn_ln_out, a->ffn_ln_in);
+  if (!fuse_residual) {
+    bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, a->ffn_ln_in, a->ffn_ln_in);
+    add_into(N * H, a->ffn_ln_in, a->attn_ln_out, a->ffn_ln_in);
+  }
   bert_layernorm_forward(N, H, a->ffn_ln_in, m->params + o->ffn_ln_g, m->params + o->ffn_ln_b,
                          c->layer_norm_eps, a->out, a->ffn_ln_mean, a->ffn_ln_rstd);
   return BERT_OK;

@@ -12,6 +12,10 @@
 int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                               int64_t out, const float *x, size_t w_off, size_t b_off, float *y,
                               bert_error *err);
+/* y = post(x Wᵀ + b): the GELU, or + addend [rows, out], fused into the product. */
+int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
+                                   int64_t out, const float *x, size_t w_off, size_t b_off,
+                                   bert_post post, const float *addend, float *y, bert_error *err);
 /* dW += dyᵀ x, db += Σ dy, dx (+)= dy W (dx may be NULL). */
 int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                                int64_t out, const float *dy, const float *x, size_t w_off,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/internal.h"
+#include "tensor/quantize.h"
 
 int bert_model_create(bert_model *m, const bert_config *cfg, int parts, bert_error *err) {
   memset(m, 0, sizeof *m);
@@ -24,7 +25,16 @@ fail:
   return rc;
 }
 
+static void int8_weights_free(bert_int8_weights *q) {
+  free(q->offsets);
+  free(q->values);
+  free(q->scales);
+  bert_aligned_free(q->block);
+  memset(q, 0, sizeof *q);
+}
+
 void bert_model_free(bert_model *m) {
+  int8_weights_free(&m->int8);
   bert_aligned_free(m->params);
   bert_aligned_free(m->grads);
   bert_aligned_free(m->params_bf16);
@@ -46,17 +56,77 @@ void bert_model_zero_grads(bert_model *m) {
   if (m->grads) memset(m->grads, 0, m->layout.total * sizeof(float));
 }
 
+/* The four linear weights of every encoder layer: [out, in] shapes in layer order. */
+static int encoder_linear_weights(const bert_model *m, size_t *offsets, int64_t *outs, int64_t *ins) {
+  const bert_config *c = &m->config;
+  int64_t H = c->hidden_size, I = c->intermediate_size;
+  int n = 0;
+  for (int l = 0; l < c->num_hidden_layers; l++) {
+    const bert_layer_offsets *o = &m->layout.layers[l];
+    const size_t off[4] = {o->qkv_w, o->attn_out_w, o->ffn_in_w, o->ffn_out_w};
+    const int64_t out[4] = {3 * H, H, I, H}, in[4] = {H, H, H, I};
+    for (int i = 0; i < 4; i++, n++)
+      if (offsets) offsets[n] = off[i], outs[n] = out[i], ins[n] = in[i];
+  }
+  return n;
+}
+
+static int quantize_encoder(bert_model *m, bert_error *err) {
+  bert_int8_weights *q = &m->int8;
+  int n = encoder_linear_weights(m, NULL, NULL, NULL);
+  int64_t *outs = calloc((size_t)n, sizeof *outs), *ins = calloc((size_t)n, sizeof *ins);
+  q->offsets = calloc((size_t)n, sizeof *q->offsets);
+  q->values = calloc((size_t)n, sizeof *q->values);
+  q->scales = calloc((size_t)n, sizeof *q->scales);
+  size_t bytes = 0;
+  if (outs && ins && q->offsets) {
+    encoder_linear_weights(m, q->offsets, outs, ins);
+    for (int i = 0; i < n; i++) bytes += bert_align_up((size_t)(outs[i] * ins[i])) + bert_align_up((size_t)outs[i] * sizeof(float));
+  }
+  if (!outs || !ins || !q->offsets || !q->values || !q->scales || !(q->block = bert_aligned_alloc(bytes))) {
+    free(outs), free(ins), int8_weights_free(q);
+    return bert_error_set(err, BERT_ENOMEM, "model: cannot allocate the int8 weights");
+  }
+  char *p = q->block;
+  for (int i = 0; i < n; i++) {
+    q->values[i] = (int8_t *)p, p += bert_align_up((size_t)(outs[i] * ins[i]));
+    q->scales[i] = (float *)p, p += bert_align_up((size_t)outs[i] * sizeof(float));
+    bert_quantize_weights(m->params + q->offsets[i], outs[i], ins[i], q->values[i], q->scales[i]);
+  }
+  q->count = n;
+  free(outs), free(ins);
+  return BERT_OK;
+}
+
 int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err) {
-  m->precision = p;
-  if (p == BERT_FP32) {
+  int8_weights_free(&m->int8);
+  if (p != BERT_BF16) {
     bert_aligned_free(m->params_bf16);
     m->params_bf16 = NULL;
-    return BERT_OK;
   }
+  m->precision = BERT_FP32;
+  if (p == BERT_INT8) {
+    int rc = quantize_encoder(m, err);
+    if (!rc) m->precision = p;
+    return rc;
+  }
+  if (p == BERT_FP32) return BERT_OK;
   if (!m->params_bf16 && !(m->params_bf16 = bert_aligned_alloc(m->layout.total * sizeof(uint16_t))))
     return bert_error_set(err, BERT_ENOMEM, "model: cannot allocate the bf16 parameter copy");
+  m->precision = p;
   bert_model_sync_bf16(m);
   return BERT_OK;
+}
+
+const char *bert_precision_name(bert_precision p) {
+  return p == BERT_BF16 ? "bf16" : p == BERT_INT8 ? "int8" : "fp32";
+}
+
+int bert_precision_parse(const char *name, bert_precision *p) {
+  static const bert_precision all[] = {BERT_FP32, BERT_BF16, BERT_INT8};
+  for (int i = 0; i < 3; i++)
+    if (name && !strcmp(name, bert_precision_name(all[i]))) return *p = all[i], 0;
+  return -1;
 }
 
 void bert_model_sync_bf16(bert_model *m) {
@@ -70,13 +140,32 @@ bert_rng bert_model_dropout_site(const bert_workspace *ws, int layer, int site) 
 int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                               int64_t out, const float *x, size_t w_off, size_t b_off, float *y,
                               bert_error *err) {
+  return bert_model_linear_forward_post(m, ws, rows, in, out, x, w_off, b_off, BERT_POST_NONE, NULL, y, err);
+}
+
+static int int8_weight_index(const bert_model *m, size_t w_off) {
+  for (int i = 0; i < m->int8.count; i++)
+    if (m->int8.offsets[i] == w_off) return i;
+  return -1;
+}
+
+int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
+                                   int64_t out, const float *x, size_t w_off, size_t b_off,
+                                   bert_post post, const float *addend, float *y, bert_error *err) {
   const float *bias = b_off == BERT_NO_BIAS ? NULL : m->params + b_off;
+  int q = m->precision == BERT_INT8 ? int8_weight_index(m, w_off) : -1;
+  if (q >= 0) {
+    bert_int8_input xq;
+    bert_quantize_activations(x, rows * in, bert_gemm_int8_activation_max(m->gemm), ws->u8_a, &xq);
+    return bert_linear_forward_int8(m->gemm, rows, in, out, &xq, m->int8.values[q], m->int8.scales[q], bias,
+                                    post, addend, y, err);
+  }
   if (m->precision == BERT_BF16) {
     bert_to_bf16(x, ws->bf16_a, rows * in);
-    return bert_linear_forward(m->gemm, BERT_BF16, rows, in, out, ws->bf16_a, m->params_bf16 + w_off,
-                               bias, y, err);
+    return bert_linear_forward_post(m->gemm, BERT_BF16, rows, in, out, ws->bf16_a, m->params_bf16 + w_off, bias,
+                                    post, addend, y, err);
   }
-  return bert_linear_forward(m->gemm, BERT_FP32, rows, in, out, x, m->params + w_off, bias, y, err);
+  return bert_linear_forward_post(m->gemm, BERT_FP32, rows, in, out, x, m->params + w_off, bias, post, addend, y, err);
 }
 
 int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,

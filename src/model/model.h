@@ -13,12 +13,23 @@
 #include "model/layout.h"
 #include "tensor/gemm.h"
 
+/* int8 mode: the encoder layers' linear weights quantized per output channel (inference only;
+ * embeddings, LayerNorm, attention products, pooler and heads stay fp32). */
+typedef struct bert_int8_weights {
+  int count;
+  size_t *offsets;  /* [count] parameter offsets of the quantized weights */
+  int8_t **values;  /* [count] s8 [out, in] */
+  float **scales;   /* [count] [out] */
+  void *block;      /* one allocation behind values and scales */
+} bert_int8_weights;
+
 typedef struct bert_model {
   bert_config config;
   bert_layout layout;
   float *params;
   float *grads;           /* NULL until bert_model_enable_grads */
   uint16_t *params_bf16;  /* NULL unless precision is bf16 */
+  bert_int8_weights int8; /* empty unless precision is int8 */
   bert_precision precision;
   bert_gemm_ctx *gemm;
 } bert_model;
@@ -29,8 +40,12 @@ void bert_model_free(bert_model *m);
 int bert_model_enable_grads(bert_model *m, bert_error *err);
 void bert_model_zero_grads(bert_model *m);
 /* bf16 mode: matrix products read bf16 operands; call bert_model_sync_bf16 after every change to
- * the fp32 parameters (it is called by set_precision). */
+ * the fp32 parameters (it is called by set_precision). int8 mode (inference only) quantizes the
+ * encoder's linear weights once, from the fp32 parameters as they are at the call. */
 int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err);
+const char *bert_precision_name(bert_precision p);
+/* "fp32", "bf16" or "int8"; -1 for anything else. */
+int bert_precision_parse(const char *name, bert_precision *p);
 void bert_model_sync_bf16(bert_model *m);
 
 typedef enum bert_task {
@@ -101,6 +116,7 @@ typedef struct bert_workspace {
   float *d_hidden, *d_a, *d_t, *d_wide, *d_probs, *d_small;
   float *probs_dropped;
   uint16_t *bf16_a, *bf16_b, *bf16_c; /* bf16 operand scratch */
+  uint8_t *u8_a;            /* int8 mode: the quantized input of a linear layer */
   bert_outputs out;
 } bert_workspace;
 

@@ -39,7 +39,7 @@ static void carve_layers(carver *c, bert_workspace *ws, const bert_config *cfg) 
     a->attn_ln_mean = TAKE_F(c, N);
     a->attn_ln_rstd = TAKE_F(c, N);
     a->attn_ln_out = TAKE_F(c, N * H);
-    a->ffn_pre = TAKE_F(c, N * I);
+    a->ffn_pre = ws->training ? TAKE_F(c, N * I) : NULL; /* inference fuses the GELU */
     a->ffn_act = TAKE_F(c, N * I);
     a->ffn_ln_in = TAKE_F(c, N * H);
     a->ffn_ln_mean = TAKE_F(c, N);
@@ -88,7 +88,8 @@ static void carve_heads(carver *c, bert_workspace *ws, const bert_config *cfg) {
   ws->pooled = TAKE_F(c, BS * H);
 }
 
-static void carve_backward(carver *c, bert_workspace *ws, const bert_config *cfg, int bf16) {
+static void carve_backward(carver *c, bert_workspace *ws, const bert_config *cfg, bert_precision p) {
+  int bf16 = p == BERT_BF16;
   int64_t B = ws->max_batch, L = ws->max_len, N = B * L, H = cfg->hidden_size, I = cfg->intermediate_size;
   int64_t P = B * cfg->num_attention_heads * L * L, BM = B * ws->max_masked, BS = B * ws->max_slots;
   int64_t widest = max64(max64(N * I, N * 3 * H), max64(P, BM * (int64_t)cfg->vocab_size));
@@ -107,9 +108,10 @@ static void carve_backward(carver *c, bert_workspace *ws, const bert_config *cfg
     ws->bf16_b = take(c, (size_t)widest, sizeof(uint16_t));
     ws->bf16_c = take(c, (size_t)P, sizeof(uint16_t));
   }
+  if (p == BERT_INT8) ws->u8_a = take(c, (size_t)(N * max64(H, I)), 1);
 }
 
-static void carve(carver *c, bert_workspace *ws, const bert_config *cfg, int bf16) {
+static void carve(carver *c, bert_workspace *ws, const bert_config *cfg, bert_precision p) {
   int64_t N = (int64_t)ws->max_batch * ws->max_len, H = cfg->hidden_size;
   ws->emb_sum = TAKE_F(c, N * H);
   ws->emb_mean = TAKE_F(c, N);
@@ -119,7 +121,7 @@ static void carve(carver *c, bert_workspace *ws, const bert_config *cfg, int bf1
   ws->token_type_ids = TAKE_I(c, N);
   carve_layers(c, ws, cfg);
   carve_heads(c, ws, cfg);
-  carve_backward(c, ws, cfg, bf16);
+  carve_backward(c, ws, cfg, p);
 }
 
 int bert_workspace_create(bert_workspace *ws, const bert_model *m, bert_task task, int max_batch,
@@ -133,6 +135,8 @@ int bert_workspace_create(bert_workspace *ws, const bert_model *m, bert_task tas
                               BERT_PART_CLASSIFIER};
   if ((m->layout.parts & needs[task]) != needs[task])
     return bert_error_set(err, BERT_EINVAL, "workspace: the model lacks the parameters this head needs");
+  if (training && m->precision == BERT_INT8)
+    return bert_error_set(err, BERT_EINVAL, "workspace: int8 is for inference; train in fp32 or bf16");
   ws->task = task;
   ws->max_batch = max_batch;
   ws->max_len = max_len;
@@ -141,16 +145,15 @@ int bert_workspace_create(bert_workspace *ws, const bert_model *m, bert_task tas
   ws->training = training;
   ws->layers = calloc((size_t)m->config.num_hidden_layers, sizeof *ws->layers);
   if (!ws->layers) return bert_error_set(err, BERT_ENOMEM, "workspace: out of memory");
-  int bf16 = m->precision == BERT_BF16;
   carver count = {NULL, 0};
-  carve(&count, ws, &m->config, bf16);
+  carve(&count, ws, &m->config, m->precision);
   int rc = bert_arena_init(&ws->arena, count.bytes, err);
   if (rc) {
     free(ws->layers);
     return rc;
   }
   carver real = {&ws->arena, 0};
-  carve(&real, ws, &m->config, bf16);
+  carve(&real, ws, &m->config, m->precision);
   return BERT_OK;
 }
 

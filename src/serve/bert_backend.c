@@ -139,9 +139,10 @@ static int parse_options(qa_model *q, const bert_serve_model_config *cfg, uint64
   if (v && !q->packing && strcmp(v, "false") && strcmp(v, "0"))
     return bert_error_set(err, BERT_EINVAL, "model '%s': parameter packing is \"%s\", expected \"true\" or \"false\"", cfg->name, v);
   v = bert_serve_model_config_param(cfg, "precision");
-  *precision = v && !strcmp(v, "bf16") ? BERT_BF16 : BERT_FP32;
-  if (v && strcmp(v, "bf16") && strcmp(v, "fp32"))
-    return bert_error_set(err, BERT_EINVAL, "model '%s': parameter precision is \"%s\", expected \"fp32\" or \"bf16\"", cfg->name, v);
+  *precision = BERT_FP32;
+  if (v && bert_precision_parse(v, precision))
+    return bert_error_set(err, BERT_EINVAL, "model '%s': parameter precision is \"%s\", expected \"fp32\", \"bf16\" or \"int8\"",
+                          cfg->name, v);
   v = bert_serve_model_config_param(cfg, "random_seed");
   char *end = NULL;
   *seed = v ? strtoull(v, &end, 10) : BERT_SERVE_DEFAULT_SEED;

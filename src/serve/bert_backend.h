@@ -10,7 +10,7 @@
  * rows of the model's length with the block-diagonal attention mask and their original position
  * ids, which gives each token the same attention as the padded computation. config.pbtxt
  * parameters: packing "false" pads instead (each batch padded to its longest request);
- * precision "bf16" runs bf16 matrix products; random_seed (default 0) seeds the weights when the
+ * precision "bf16" runs bf16 matrix products, "int8" int8 encoder products; random_seed (default 0) seeds the weights when the
  * version folder has config.json but no weights, and a missing QA head otherwise. */
 #ifndef BERT_SERVE_BERT_BACKEND_H
 #define BERT_SERVE_BERT_BACKEND_H

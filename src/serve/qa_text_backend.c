@@ -89,9 +89,9 @@ static int parse_params(text_model *t, const bert_serve_model_config *cfg, uint6
   *seed = (uint64_t)s;
   const char *v2 = bert_serve_model_config_param(cfg, "v2"), *p = bert_serve_model_config_param(cfg, "precision");
   t->post.v2 = v2 && (!strcmp(v2, "true") || !strcmp(v2, "1"));
-  *precision = p && !strcmp(p, "bf16") ? BERT_BF16 : BERT_FP32;
-  if (!rc && p && strcmp(p, "bf16") && strcmp(p, "fp32"))
-    rc = bert_error_set(err, BERT_EINVAL, "model '%s': parameter precision is \"%s\", expected \"fp32\" or \"bf16\"",
+  *precision = BERT_FP32;
+  if (!rc && p && bert_precision_parse(p, precision))
+    rc = bert_error_set(err, BERT_EINVAL, "model '%s': parameter precision is \"%s\", expected \"fp32\", \"bf16\" or \"int8\"",
                         cfg->name, p);
   return rc;
 }

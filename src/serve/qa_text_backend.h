@@ -7,7 +7,7 @@
  * random_seed, as the "bertc" backend); its vocab.txt and tokenizer_config.json give the
  * vocabulary and casing, else the bundled data/vocab.txt. config.pbtxt parameters:
  * max_seq_length (384), doc_stride (128), max_answer_length (30), v2 ("true": the empty answer
- * when the no-answer score wins), precision (fp32 | bf16), random_seed (0). */
+ * when the no-answer score wins), precision (fp32 | bf16 | int8), random_seed (0). */
 #ifndef BERT_SERVE_QA_TEXT_BACKEND_H
 #define BERT_SERVE_QA_TEXT_BACKEND_H
 

@@ -72,15 +72,19 @@ static int build_model(squad_run *s, bert_error *err) {
   }
   r = bert_dist_broadcast(s->dist, s->model.params, s->model.layout.total * sizeof(float), 0, err);
   if (!r && rc->squad_do_training) r = bert_model_enable_grads(&s->model, err);
-  if (!r) r = bert_model_set_precision(&s->model, s->precision, err);
+  /* int8 is for inference: the model trains (or waits for evaluation) in fp32 */
+  if (!r) r = bert_model_set_precision(&s->model, s->precision == BERT_INT8 ? BERT_FP32 : s->precision, err);
   return r;
 }
 
 static int setup(squad_run *s, bert_error *err) {
   const bert_run_config *rc = s->rc;
   if (!strcmp(rc->precision, "fp16"))
-    return bert_error_set(err, BERT_EINVAL, "--precision fp16 is for pretraining; bert squad takes fp32 or bf16");
-  s->precision = strcmp(rc->precision, "bf16") ? BERT_FP32 : BERT_BF16;
+    return bert_error_set(err, BERT_EINVAL, "--precision fp16 is for pretraining; bert squad takes fp32, bf16 or int8");
+  if (bert_precision_parse(rc->precision, &s->precision))
+    return bert_error_set(err, BERT_EINVAL, "--precision %s: expected fp32, bf16 or int8", rc->precision);
+  if (s->precision == BERT_INT8 && rc->squad_do_training && leader(s))
+    bert_log("Precision int8: fine-tuning in fp32, then evaluating with int8 encoder weights");
   if (rc->max_seq_length > 512)
     return bert_error_set(err, BERT_EINVAL, "--max-seq-length %d exceeds the 512 position embeddings", rc->max_seq_length);
   if (rc->squad_do_training && !(rc->train_file && rc->train_file[0]))
@@ -335,6 +339,7 @@ static int evaluate(squad_run *s, bert_error *err) {
   size_t cells = (size_t)f.count * (size_t)f.seq_len;
   float *start = calloc(cells ? cells : 1, sizeof *start), *end = calloc(cells ? cells : 1, sizeof *end);
   if (!start || !end) r = bert_error_set(err, BERT_ENOMEM, "out of memory for %lld features' logits", (long long)f.count);
+  if (!r && s->precision == BERT_INT8) r = bert_model_set_precision(&s->model, BERT_INT8, err);
   double t0 = bert_seconds();
   if (!r) r = all_logits(s, &f, start, end, err);
   if (!r && leader(s)) {

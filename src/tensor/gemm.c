@@ -10,6 +10,10 @@ typedef struct gemm_entry {
   bert_gemm_desc desc;
   dnnl_primitive_t prim;
   dnnl_memory_t a, b, bias, c;
+  dnnl_memory_t addend, scales, zero_point; /* post-op tensor; int8 run-time attributes */
+  int bias_post_op;   /* int8: oneDNN v2 adds the primitive's bias before the output scales, so the
+                         f32 bias is a binary post-op (index 0) instead */
+  int addend_index;   /* post-op index of the BERT_POST_ADD tensor */
   int emulated; /* bf16 operands widened to f32 before an f32 product (CPU without bf16) */
 } gemm_entry;
 
@@ -22,6 +26,9 @@ struct bert_gemm_ctx {
   int count;
   int next_victim;
   int bf16_native; /* -1 unknown, 0 emulated, 1 native */
+  int int8_max;     /* 0 unknown, else the largest exact u8 activation (255 or 127) */
+  float *col_scales; /* int8: activation scale x weight scales of the current call */
+  size_t col_scales_cap;
   float *widen[2];  /* f32 copies of bf16 operands when emulating; grown, never shrunk */
   size_t widen_cap[2];
 };
@@ -45,6 +52,9 @@ static void entry_release(gemm_entry *e) {
   dnnl_memory_destroy(e->b);
   dnnl_memory_destroy(e->c);
   if (e->bias) dnnl_memory_destroy(e->bias);
+  if (e->addend) dnnl_memory_destroy(e->addend);
+  if (e->scales) dnnl_memory_destroy(e->scales);
+  if (e->zero_point) dnnl_memory_destroy(e->zero_point);
   memset(e, 0, sizeof *e);
 }
 
@@ -53,6 +63,7 @@ void bert_gemm_ctx_destroy(bert_gemm_ctx *ctx) {
   for (int i = 0; i < ctx->count; i++) entry_release(&ctx->entries[i]);
   free(ctx->widen[0]);
   free(ctx->widen[1]);
+  free(ctx->col_scales);
   dnnl_stream_destroy(ctx->stream);
   dnnl_engine_destroy(ctx->engine);
   free(ctx);
@@ -77,48 +88,88 @@ static int desc_equal(const bert_gemm_desc *x, const bert_gemm_desc *y) {
   return memcmp(x, y, sizeof *x) == 0;
 }
 
+static void vector_md(dnnl_memory_desc_t *md, int64_t n, dnnl_data_type_t type) {
+  dnnl_dims_t dims = {n};
+  dnnl_memory_desc_init_by_tag(md, 1, dims, type, dnnl_a);
+}
+
+/* Post-ops in order: the sum of accumulation, the int8 bias, then the requested post-op. */
+static void append_post_ops(dnnl_post_ops_t post, gemm_entry *e, const bert_gemm_desc *d,
+                            const dnnl_memory_desc_t *bias_md, const dnnl_memory_desc_t *c_md) {
+  int index = 0;
+  if (d->accumulate) dnnl_post_ops_append_sum(post, 1.0f), index++;
+  if (e->bias_post_op) dnnl_post_ops_append_binary(post, dnnl_binary_add, bias_md), index++;
+  switch (d->post) {
+    case BERT_POST_GELU_ERF: dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_gelu_erf, 0, 0); break;
+    case BERT_POST_GELU_TANH: dnnl_post_ops_append_eltwise(post, 1.0f, dnnl_eltwise_gelu_tanh, 0, 0); break;
+    case BERT_POST_ADD:
+      dnnl_post_ops_append_binary(post, dnnl_binary_add, c_md);
+      e->addend_index = index;
+      break;
+    case BERT_POST_NONE: break;
+  }
+}
+
 static int entry_build_typed(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d,
-                             dnnl_data_type_t in_type, bert_error *err) {
-  dnnl_memory_desc_t a_md, b_md, c_md, bias_md;
-  make_md(&a_md, d, d->m, d->k, d->a_stride, in_type);
-  make_md(&b_md, d, d->k, d->n, d->b_stride, in_type);
+                             dnnl_data_type_t a_type, dnnl_data_type_t b_type, bert_error *err) {
+  dnnl_memory_desc_t a_md, b_md, c_md, bias_md, addend_md, scales_md, zero_md;
+  int int8 = d->operands == BERT_INT8;
+  make_md(&a_md, d, d->m, d->k, d->a_stride, a_type);
+  make_md(&b_md, d, d->k, d->n, d->b_stride, b_type);
   make_md(&c_md, d, d->m, d->n, d->c_stride, dnnl_f32);
   if (d->with_bias) {
     dnnl_dims_t bdims = {1, d->n};
     dnnl_memory_desc_init_by_tag(&bias_md, 2, bdims, dnnl_f32, dnnl_ab);
   }
+  if (d->post == BERT_POST_ADD) {
+    dnnl_dims_t adims = {d->m, d->n};
+    dnnl_memory_desc_init_by_tag(&addend_md, 2, adims, dnnl_f32, dnnl_ab);
+  }
+  e->bias_post_op = int8 && d->with_bias;
   dnnl_matmul_desc_t op;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t post = NULL;
   dnnl_primitive_desc_t pd = NULL;
   int rc = BERT_OK;
-  if (dnnl_matmul_desc_init(&op, &a_md, &b_md, d->with_bias ? &bias_md : NULL, &c_md) != dnnl_success) {
+  if (dnnl_matmul_desc_init(&op, &a_md, &b_md, d->with_bias && !int8 ? &bias_md : NULL, &c_md) != dnnl_success) {
     rc = bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN rejected a %lldx%lldx%lld product",
                         (long long)d->m, (long long)d->n, (long long)d->k);
     goto done;
   }
   dnnl_primitive_attr_create(&attr);
-  if (d->accumulate) {
-    dnnl_post_ops_create(&post);
-    dnnl_post_ops_append_sum(post, 1.0f);
-    dnnl_primitive_attr_set_post_ops(attr, post);
+  dnnl_post_ops_create(&post);
+  append_post_ops(post, e, d, &bias_md, &addend_md);
+  dnnl_primitive_attr_set_post_ops(attr, post);
+  if (int8) {
+    const float runtime_scale = DNNL_RUNTIME_F32_VAL;
+    const int32_t runtime_zero = DNNL_RUNTIME_S32_VAL;
+    dnnl_primitive_attr_set_output_scales(attr, 1, 1 << (d->batch_dims + 1), &runtime_scale);
+    dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &runtime_zero);
   }
   if (dnnl_primitive_desc_create(&pd, &op, attr, ctx->engine, NULL) != dnnl_success ||
       dnnl_primitive_create(&e->prim, pd) != dnnl_success) {
+    static const char *const names[] = {"f32", "bf16", "int8"};
     rc = bert_error_set(err, BERT_EUNSUPPORTED, "gemm: no oneDNN implementation for a %lldx%lldx%lld %s product",
-                        (long long)d->m, (long long)d->n, (long long)d->k,
-                        d->operands == BERT_BF16 ? "bf16" : "f32");
+                        (long long)d->m, (long long)d->n, (long long)d->k, names[d->operands]);
     goto done;
   }
   dnnl_memory_create(&e->a, &a_md, ctx->engine, DNNL_MEMORY_NONE);
   dnnl_memory_create(&e->b, &b_md, ctx->engine, DNNL_MEMORY_NONE);
   dnnl_memory_create(&e->c, &c_md, ctx->engine, DNNL_MEMORY_NONE);
   if (d->with_bias) dnnl_memory_create(&e->bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE);
+  if (d->post == BERT_POST_ADD) dnnl_memory_create(&e->addend, &addend_md, ctx->engine, DNNL_MEMORY_NONE);
+  if (int8) {
+    vector_md(&scales_md, d->n, dnnl_f32);
+    vector_md(&zero_md, 1, dnnl_s32);
+    dnnl_memory_create(&e->scales, &scales_md, ctx->engine, DNNL_MEMORY_NONE);
+    dnnl_memory_create(&e->zero_point, &zero_md, ctx->engine, DNNL_MEMORY_NONE);
+  }
   e->desc = *d;
 done:
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (post) dnnl_post_ops_destroy(post);
   if (attr) dnnl_primitive_attr_destroy(attr);
+  if (rc && e->prim) dnnl_primitive_destroy(e->prim), e->prim = NULL;
   return rc;
 }
 
@@ -126,16 +177,17 @@ done:
  * are widened to f32 (exactly: bf16 is a truncated f32) and multiplied in f32, so the numbers are
  * those of bf16 operands with f32 accumulation either way — only the speed differs. */
 static int entry_build(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d, bert_error *err) {
-  if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, err);
+  if (d->operands == BERT_INT8) return entry_build_typed(ctx, e, d, dnnl_u8, dnnl_s8, err);
+  if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, err);
   if (ctx->bf16_native != 0) {
-    if (entry_build_typed(ctx, e, d, dnnl_bf16, NULL) == BERT_OK) {
+    if (entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, NULL) == BERT_OK) {
       ctx->bf16_native = 1;
       return BERT_OK;
     }
-    if (ctx->bf16_native == 1) return entry_build_typed(ctx, e, d, dnnl_bf16, err);
+    if (ctx->bf16_native == 1) return entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, err);
     ctx->bf16_native = 0;
   }
-  int rc = entry_build_typed(ctx, e, d, dnnl_f32, err);
+  int rc = entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, err);
   if (rc == BERT_OK) e->emulated = 1;
   return rc;
 }
@@ -150,7 +202,7 @@ int bert_gemm_bf16_native(bert_gemm_ctx *ctx) {
     d.operands = BERT_BF16;
     gemm_entry probe;
     memset(&probe, 0, sizeof probe);
-    ctx->bf16_native = entry_build_typed(ctx, &probe, &d, dnnl_bf16, NULL) == BERT_OK;
+    ctx->bf16_native = entry_build_typed(ctx, &probe, &d, dnnl_bf16, dnnl_bf16, NULL) == BERT_OK;
     if (probe.prim) entry_release(&probe);
   }
   return ctx->bf16_native;
@@ -194,11 +246,19 @@ static gemm_entry *lookup(bert_gemm_ctx *ctx, const bert_gemm_desc *d, bert_erro
 
 int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
               const float *bias, float *c, bert_error *err) {
+  return bert_gemm_ex(ctx, desc, a, b, bias, c, NULL, err);
+}
+
+int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
+                 const float *bias, float *c, const bert_gemm_args *extra, bert_error *err) {
   bert_gemm_desc key = *desc;
   for (int i = desc->batch_dims; i < 2; i++) {
     key.batch[i] = 0;
     key.a_stride[i] = key.b_stride[i] = key.c_stride[i] = 0;
   }
+  if ((key.post == BERT_POST_ADD && (!extra || !extra->addend || key.batch_dims)) ||
+      (key.operands == BERT_INT8 && (!extra || !extra->col_scales || key.batch_dims)))
+    return bert_error_set(err, BERT_EINVAL, "gemm: a 2-D product with its post-op tensor or int8 scales expected");
   gemm_entry *e = lookup(ctx, &key, err);
   if (!e) return err ? err->code : BERT_EUNSUPPORTED;
   if (e->emulated) {
@@ -209,11 +269,22 @@ int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, con
   dnnl_memory_set_data_handle(e->a, (void *)a);
   dnnl_memory_set_data_handle(e->b, (void *)b);
   dnnl_memory_set_data_handle(e->c, c);
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+  dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
   int nargs = 3;
   if (key.with_bias) {
     dnnl_memory_set_data_handle(e->bias, (void *)bias);
-    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->bias};
+    int arg = e->bias_post_op ? (DNNL_ARG_ATTR_MULTIPLE_POST_OP(key.accumulate ? 1 : 0) | DNNL_ARG_SRC_1) : DNNL_ARG_BIAS;
+    args[nargs++] = (dnnl_exec_arg_t){arg, e->bias};
+  }
+  if (key.post == BERT_POST_ADD) {
+    dnnl_memory_set_data_handle(e->addend, (void *)extra->addend);
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->addend_index) | DNNL_ARG_SRC_1, e->addend};
+  }
+  if (key.operands == BERT_INT8) {
+    dnnl_memory_set_data_handle(e->scales, (void *)extra->col_scales);
+    dnnl_memory_set_data_handle(e->zero_point, (void *)&extra->a_zero_point);
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, e->scales};
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, e->zero_point};
   }
   if (dnnl_primitive_execute(e->prim, ctx->stream, nargs, args) != dnnl_success ||
       dnnl_stream_wait(ctx->stream) != dnnl_success)
@@ -231,14 +302,63 @@ static bert_gemm_desc plain(bert_precision p, int64_t m, int64_t n, int64_t k) {
   return d;
 }
 
-int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
-                        const void *x, const void *w, const float *bias, float *y, bert_error *err) {
+static bert_gemm_desc linear_desc(bert_precision p, int64_t rows, int64_t in, int64_t out) {
   bert_gemm_desc d = plain(p, rows, out, in);
   d.a_stride[2] = in, d.a_stride[3] = 1;   /* x [rows, in] */
   d.b_stride[2] = 1, d.b_stride[3] = in;   /* Wᵀ: W [out, in] read as [in, out] */
   d.c_stride[2] = out, d.c_stride[3] = 1;
+  return d;
+}
+
+int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
+                        const void *x, const void *w, const float *bias, float *y, bert_error *err) {
+  return bert_linear_forward_post(ctx, p, rows, in, out, x, w, bias, BERT_POST_NONE, NULL, y, err);
+}
+
+int bert_linear_forward_post(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
+                             int64_t out, const void *x, const void *w, const float *bias,
+                             bert_post post, const float *addend, float *y, bert_error *err) {
+  bert_gemm_desc d = linear_desc(p, rows, in, out);
   d.with_bias = bias != NULL;
-  return bert_gemm(ctx, &d, x, w, bias, y, err);
+  d.post = post;
+  bert_gemm_args extra = {addend, NULL, 0};
+  return bert_gemm_ex(ctx, &d, x, w, bias, y, &extra, err);
+}
+
+int bert_linear_forward_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out,
+                             const bert_int8_input *x, const int8_t *w, const float *w_scale,
+                             const float *bias, bert_post post, const float *addend, float *y,
+                             bert_error *err) {
+  if (ctx->col_scales_cap < (size_t)out) {
+    free(ctx->col_scales);
+    ctx->col_scales = malloc((size_t)out * sizeof(float));
+    ctx->col_scales_cap = ctx->col_scales ? (size_t)out : 0;
+    if (!ctx->col_scales) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory for int8 scales");
+  }
+  for (int64_t j = 0; j < out; j++) ctx->col_scales[j] = x->scale * w_scale[j];
+  bert_gemm_desc d = linear_desc(BERT_INT8, rows, in, out);
+  d.with_bias = bias != NULL;
+  d.post = post;
+  bert_gemm_args extra = {addend, ctx->col_scales, x->zero_point};
+  return bert_gemm_ex(ctx, &d, x->data, w, bias, y, &extra, err);
+}
+
+/* Multiplies rows of the largest u8 by rows of the largest s8: exact sums mean no saturation. */
+int bert_gemm_int8_activation_max(bert_gemm_ctx *ctx) {
+  if (ctx->int8_max) return ctx->int8_max;
+  enum { K = 64, N = 16 };
+  uint8_t x[K];
+  int8_t w[N * K];
+  float y[N], scale[N];
+  memset(x, 255, sizeof x);
+  memset(w, 127, sizeof w);
+  for (int j = 0; j < N; j++) scale[j] = 1.0f;
+  bert_int8_input in = {x, 1.0f, 0};
+  ctx->int8_max = 127;
+  if (bert_linear_forward_int8(ctx, 1, K, N, &in, w, scale, NULL, BERT_POST_NONE, NULL, y, NULL) == BERT_OK &&
+      y[0] == 255.0f * 127.0f * K)
+    ctx->int8_max = 255;
+  return ctx->int8_max;
 }
 
 int bert_linear_backward_input(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,

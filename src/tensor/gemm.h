@@ -1,7 +1,9 @@
-/* tensor/gemm: every matrix product of bertc, through oneDNN matmul (f32, or bf16 operands with
- * f32 results). Primitives are created once per shape and cached in the context, so the training
- * loop only sets data pointers and executes. C = A·B (+ bias) (+ C when accumulating), with
- * arbitrary row/column strides, so transposes and per-head views cost no copies. */
+/* tensor/gemm: every matrix product of bertc, through oneDNN matmul (f32, bf16 operands, or u8
+ * activations x s8 weights, always with f32 results). Primitives are created once per shape and
+ * cached in the context, so the training loop only sets data pointers and executes.
+ * C = post(A·B (+ bias)) (+ C when accumulating), with arbitrary row/column strides, so
+ * transposes and per-head views cost no copies; the post-op (GELU, or adding a tensor such as
+ * the residual) is fused into the product, saving a pass over C. */
 #ifndef BERT_TENSOR_GEMM_H
 #define BERT_TENSOR_GEMM_H
 
@@ -9,7 +11,17 @@
 
 #include "base/error.h"
 
-typedef enum bert_precision { BERT_FP32 = 0, BERT_BF16 = 1 } bert_precision;
+/* BERT_INT8: u8 activations (per-tensor scale and zero point) x s8 weights (per-output-channel
+ * scales), int32 accumulation, f32 result; inference only. */
+typedef enum bert_precision { BERT_FP32 = 0, BERT_BF16 = 1, BERT_INT8 = 2 } bert_precision;
+
+/* What the product does to its result before storing it (applied after the bias). */
+typedef enum bert_post {
+  BERT_POST_NONE = 0,
+  BERT_POST_GELU_ERF,  /* exact GELU */
+  BERT_POST_GELU_TANH, /* GELU's tanh approximation (gelu_new) */
+  BERT_POST_ADD,       /* + a tensor of C's shape, contiguous [m, n] (2-D products only) */
+} bert_post;
 
 typedef struct bert_gemm_ctx bert_gemm_ctx;
 
@@ -29,15 +41,46 @@ typedef struct bert_gemm_desc {
   bert_precision operands; /* element type of A and B */
   int with_bias;           /* bias is f32 [n] (2-D products only) */
   int accumulate;          /* C += A·B instead of C = A·B */
+  bert_post post;
 } bert_gemm_desc;
+
+/* The run-time operands beyond A, B, bias and C. */
+typedef struct bert_gemm_args {
+  const float *addend;       /* BERT_POST_ADD: the tensor added */
+  const float *col_scales;   /* BERT_INT8: [n] scales of the int32 sums (activation x weight scale) */
+  int32_t a_zero_point;      /* BERT_INT8: the u8 value that stands for 0 */
+} bert_gemm_args;
 
 int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
               const float *bias, float *c, bert_error *err);
+int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
+                 const float *bias, float *c, const bert_gemm_args *args, bert_error *err);
 
 /* The three products of a linear layer y = x Wᵀ + b with W stored [out, in] (HuggingFace layout).
  * In bf16 mode x, w, dy are bf16 arrays (uint16_t). */
 int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
                         const void *x, const void *w, const float *bias, float *y, bert_error *err);
+/* y = post(x Wᵀ + b), post being BERT_POST_GELU_* or BERT_POST_ADD of `addend` [rows, out]. */
+int bert_linear_forward_post(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
+                             int64_t out, const void *x, const void *w, const float *bias,
+                             bert_post post, const float *addend, float *y, bert_error *err);
+
+/* An int8 linear layer: x quantized (u8 with a zero point, see tensor/quantize), W [out, in] s8
+ * with per-row scales w_scale[out]; y = post(x_scale · w_scale · Σ (x - zero) W + b). */
+typedef struct bert_int8_input {
+  const uint8_t *data;
+  float scale;
+  int32_t zero_point;
+} bert_int8_input;
+int bert_linear_forward_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out,
+                             const bert_int8_input *x, const int8_t *w, const float *w_scale,
+                             const float *bias, bert_post post, const float *addend, float *y,
+                             bert_error *err);
+/* The largest u8 activation value whose products oneDNN sums exactly on this CPU: 255 with VNNI
+ * or AMX, 127 where AVX2's u8 x s8 multiply-add saturates 16-bit pairs (the same 7-bit "reduced
+ * range" as fbgemm's and ONNX Runtime's int8 on such CPUs). */
+int bert_gemm_int8_activation_max(bert_gemm_ctx *ctx);
+
 /* dx (+)= dy W */
 int bert_linear_backward_input(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
                                int64_t out, const void *dy, const void *w, float *dx, int accumulate,

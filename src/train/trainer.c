@@ -61,6 +61,9 @@ static int check_shape(trainer *t, bert_error *err) {
   if (t->total_steps < 1) return bert_error_set(err, BERT_EINVAL, "--training-steps must be at least 1");
   if (rc->sequence_length > 512)
     return bert_error_set(err, BERT_EINVAL, "--sequence-length %d exceeds the 512 position embeddings", rc->sequence_length);
+  if (!strcmp(rc->precision, "int8"))
+    return bert_error_set(err, BERT_EINVAL, "--precision int8 is for inference (bert infer, bert squad evaluation, "
+                                            "bert qa, bert serve); pretrain in fp32, bf16 or fp16");
   t->precision = strcmp(rc->precision, "bf16") ? BERT_FP32 : BERT_BF16;
   t->half_grads = !strcmp(rc->precision, "fp16");
   t->task = rc->packed_data ? BERT_TASK_PRETRAINING_PACKED : BERT_TASK_PRETRAINING;

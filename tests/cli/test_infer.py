@@ -1,8 +1,10 @@
 """`bert infer` on the real HuggingFace token-classification model (tests/data/camphr_ner_bert):
 reproduces expected_outputs.json within 1e-5 from model.safetensors and from pytorch_model.bin,
-keeps input order whatever the batching, emits only the keys each head produces, and names the
+keeps input order whatever the batching, emits only the keys each head produces, runs int8
+(quantized encoder: the same labels, outputs within 1 % of fp32 but not identical), and names the
 line of a bad request."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -82,6 +84,26 @@ def main():
                 default=1.0)
     check(len(got) == len(ref) and worst <= 1e-5, f"batch size / threads changed the outputs by {worst:.3g}")
     check([o["line"] for o in got] == list(range(1, len(many) + 1)), "outputs not in input order")
+
+    # int8: the encoder's linear layers quantized; the labels stay, the numbers move a little
+    q, _ = infer(MODEL, lines, extra=("--precision", "int8"))
+    if len(q) == len(cases):
+        num = den = 0.0
+        same = total = 0
+        for case, out in zip(cases, q):
+            for i, m in enumerate(case["attention_mask"]):
+                if m:
+                    w, g = case["logits"][i], out["logits"][i]
+                    same += w.index(max(w)) == g.index(max(g))
+                    total += 1
+                    for u, v in zip(case["last_hidden_state"][i], out["last_hidden_state"][i]):
+                        num, den = num + (u - v) ** 2, den + u * u
+        rel = math.sqrt(num / den)
+        print(f"int8 vs fp32: hidden states {rel:.2e} relative, labels {same}/{total} agree")
+        check(0 < rel < 1e-2, f"int8 hidden states differ from fp32 by {rel:.3g} (expected 0 < e < 1e-2)")
+        check(same == total, f"int8 labels agree on {same}/{total} tokens only")
+    res = run(["--model", MODEL, "--precision", "int4", "--input", "-", "--output", "-"])
+    check(res.returncode == 2 and "int8" in res.stderr, f"bad --precision: {res.stderr!r}")
 
     # heads: base without a pooler has no pooler_output; qa gets fresh weights and says so
     outs, _ = infer(MODEL, lines[:1], head="base")

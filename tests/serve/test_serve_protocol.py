@@ -44,6 +44,9 @@ def make_repo(root):
                                             'parameters { key: "packing" value: { string_value: "false" } }\n'))
     v2.write_model(repo, "ids_only", v2.pbtxt("ids_only", [("input_ids", "TYPE_INT32", [-1])],
                                               [("start_logits", "TYPE_FP32", [-1])], 0, seed))
+    v2.write_model(repo, "qa8", v2.pbtxt("qa8", v2.QA_INPUTS, v2.QA_OUTPUTS, 8, "dynamic_batching { }\n" +
+                                         'parameters { key: "precision" value: { string_value: "int8" } }\n'),
+                   weights_seed=7)
     os.makedirs(os.path.join(repo, ".hidden"))  # skipped, as Triton does
     return repo
 
@@ -165,6 +168,20 @@ def test_inference(c, repo, rng):
         check(res.as_numpy("start_logits").shape == (len(raw),) and v2.close(res.as_numpy("start_logits"), want), "raw values")
 
 
+def test_int8(c, rng):
+    """A model with parameter precision "int8" (same weights as `qa`): logits close to fp32's, not identical."""
+    rows = v2.random_rows(rng, 5, 8, 48)
+    ids, mask, types = v2.pad_rows(rows, 48)
+    got = [c.infer(m, qa_inputs(ids, mask, types)) for m in ("qa", "qa8")]
+    a, b = (np.stack([r.as_numpy("start_logits"), r.as_numpy("end_logits")]) for r in got)
+    live = np.broadcast_to(mask.astype(bool), a.shape)
+    err = float(np.abs(a - b)[live].max() / max(np.abs(a[live]).max(), 1e-6))
+    print(f"int8 model vs fp32: logits differ by {err:.2e} of their largest value")
+    check(0 < err < 0.05, f"int8 served logits differ from fp32 by {err:.3g} (expected 0 < e < 0.05)")
+    cfg = c.get("/v2/models/qa8/config").json()
+    check(cfg["parameters"]["precision"] == {"string_value": "int8"}, "int8 model configuration")
+
+
 def stats_of(c, model):
     s = c.get(f"/v2/models/{model}/stats").json()["model_stats"]
     return s[0]
@@ -218,7 +235,7 @@ def test_counters(c, rng):
     real = m1["bertc_tokens_real_total"] - m0["bertc_tokens_real_total"]
     check(0 < real <= m1["bertc_tokens_computed_total"] - m0["bertc_tokens_computed_total"], "token counters")
     allstats = c.get("/v2/models/stats").json()["model_stats"]
-    check(sorted(m["name"] for m in allstats) == ["batched", "bert", "bert16", "ids_only", "padded", "pref", "qa"], "all-model stats")
+    check(sorted(m["name"] for m in allstats) == ["batched", "bert", "bert16", "ids_only", "padded", "pref", "qa", "qa8"], "all-model stats")
 
 
 def concurrent(c, model, rows):
@@ -347,6 +364,7 @@ def main():
             c.repo = repo
             test_endpoints(c)
             test_inference(c, repo, rng)
+            test_int8(c, rng)
             test_counters(c, rng)
             test_json_bound(c, rng)
             test_batching(c, rng)

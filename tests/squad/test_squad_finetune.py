@@ -4,7 +4,9 @@ paragraphs) must answer those same questions with EM >= 90 — labels, offsets, 
 evaluation fit together. Also: the reference's log lines, predictions.json / nbest_predictions.json
 / metrics.json, the saved HF model folder, evaluation alone from that folder giving the same
 predictions (and close ones in bf16), `bert qa` (command line and JSON lines) agreeing with predictions.json in Unicode
-code-point offsets, bf16 fine-tuning close to fp32, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
+code-point offsets, bf16 fine-tuning close to fp32, int8 evaluation of the fine-tuned model against fp32
+(answers agree on >= 97 % of 256 questions, EM/F1 within 1 point, start/end logits of the best span
+close), `bert qa --precision int8`, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
 import json
 import os
 import re
@@ -94,6 +96,52 @@ def check_qa(model, data, pred):
     check(len(out) == 4 and "context" in out[3].get("error", ""), "the bad line's error does not name the field")
 
 
+def evaluate(d, model, path, name, precision):
+    out = os.path.join(d, name)
+    r = squad(TINY + ["--squad-do-training", "False", "--checkpoint-input-dir", model, "--predict-file", path,
+                      "--output-dir", out, "--precision", precision])
+    check(r.returncode == 0, f"{precision} evaluation failed: {r.stderr[-1000:]}")
+    if r.returncode:
+        return None
+    load = lambda f: json.load(open(os.path.join(out, f), encoding="utf-8"))
+    return load("predictions.json"), load("nbest_predictions.json"), load("metrics.json")
+
+
+def check_int8(d, model, data):
+    """int8 (s8 weights per channel, dynamic u8 activations) against fp32 on the 64 questions trained on
+    and 192 unseen ones: the same answers on >= 97 %, EM and F1 within 1 point, and the best span's
+    start/end logits close (max and mean error reported)."""
+    path = os.path.join(d, "eval256.json")
+    json.dump(data, open(path, "w", encoding="utf-8"), ensure_ascii=False)
+    fp32, int8 = evaluate(d, model, path, "e32", "fp32"), evaluate(d, model, path, "e8", "int8")
+    if not fp32 or not int8:
+        return
+    agree = sum(fp32[0][k] == int8[0].get(k) for k in fp32[0]) / len(fp32[0])
+    errs, scale = [], []
+    for k, best in fp32[1].items():
+        mine = int8[1][k][0]
+        if mine["text"] == best[0]["text"]:
+            errs += [abs(mine["start_logit"] - best[0]["start_logit"]), abs(mine["end_logit"] - best[0]["end_logit"])]
+            scale += [abs(best[0]["start_logit"]), abs(best[0]["end_logit"])]
+    em, f1 = (int8[2][m] - fp32[2][m] for m in ("exact_match", "f1"))
+    mean_err, mean_logit = sum(errs) / len(errs), sum(scale) / len(scale)
+    print(f"int8 vs fp32 on {len(fp32[0])} questions: answers agree {agree:.1%}, EM {fp32[2]['exact_match']:.2f} -> "
+          f"{int8[2]['exact_match']:.2f}, F1 {fp32[2]['f1']:.2f} -> {int8[2]['f1']:.2f}; best-span logits: max error "
+          f"{max(errs):.3f}, mean {mean_err:.4f} (mean |logit| {mean_logit:.2f})")
+    check(agree >= 0.97, f"int8 answers agree with fp32 on {agree:.1%} < 97 %")
+    check(abs(em) <= 1 and abs(f1) <= 1, f"int8 EM/F1 differ from fp32 by {em:.2f} / {f1:.2f} points")
+    check(mean_err <= 0.02 * mean_logit and max(errs) <= 0.2 * mean_logit,
+          f"int8 logits off: mean {mean_err:.3f}, max {max(errs):.3f} for logits of {mean_logit:.2f}")
+    c = data["data"][0]["paragraphs"][0]
+    r = subprocess.run([BERT, "qa", "--model", model, "--precision", "int8", "--question", c["qas"][0]["question"],
+                        "--context", c["context"]], capture_output=True, text=True)
+    check(r.returncode == 0 and json.loads(r.stdout)["answer"] == int8[0][c["qas"][0]["id"]],
+          f"bert qa --precision int8 disagrees with bert squad's int8 evaluation: {r.stdout} {r.stderr[-300:]}")
+    r = squad(TINY + ["--train-file", path, "--squad-do-validation", "False", "--precision", "int8", "--num-epochs", "1",
+                      "--max-train-samples", "8", "--output-dir", os.path.join(d, "t8")])
+    check(r.returncode == 0 and "fine-tuning in fp32" in r.stderr, f"int8 fine-tuning does not train in fp32: {r.stderr[-500:]}")
+
+
 def check_mpi(d, path):
     mpirun = shutil.which("mpirun")
     if not mpirun:
@@ -146,6 +194,8 @@ def main():
                 em = json.load(open(os.path.join(d, "bf16", "metrics.json")))["exact_match"]
                 check(em >= metrics["exact_match"] - 10, f"bf16 EM {em} far below fp32 {metrics['exact_match']}")
             check_qa(os.path.join(out, "model"), data, pred)
+            if not SANITIZED:
+                check_int8(d, os.path.join(out, "model"), subset(256))
         check_mpi(d, path)
     if failures:
         print("\n".join(failures))

@@ -1,11 +1,14 @@
 /* oneDNN products against a naive triple loop: linear forward/backward, accumulation, bias,
- * strided batched (per-head) views, bf16 operands. */
+ * strided batched (per-head) views, bf16 operands, fused post-ops (GELU, residual add), and int8
+ * products (exact against integer sums) with the quantizers around them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/rng.h"
+#include "tensor/activation.h"
 #include "tensor/gemm.h"
+#include "tensor/quantize.h"
 #include "test_util.h"
 
 static void fill(float *x, int64_t n, uint64_t seed) {
@@ -93,6 +96,91 @@ static void test_per_head(bert_gemm_ctx *ctx) {
   free(qkv), free(s);
 }
 
+static void naive_linear(int64_t rows, int64_t in, int64_t out, const float *x, const float *w, const float *b,
+                         float *y) {
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < out; j++) {
+      double acc = b ? b[j] : 0;
+      for (int64_t k = 0; k < in; k++) acc += (double)x[i * in + k] * w[j * in + k];
+      y[i * out + j] = (float)acc;
+    }
+}
+
+/* post(x Wᵀ + b) against the unfused product followed by the element-wise step. */
+static void test_post_ops(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out) {
+  bert_error err = {0};
+  float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * out * in), *b = malloc(sizeof(float) * out);
+  float *r = malloc(sizeof(float) * rows * out), *y = malloc(sizeof(float) * rows * out);
+  float *ref = malloc(sizeof(float) * rows * out);
+  uint16_t *xb = malloc(2 * rows * in), *wb = malloc(2 * out * in);
+  fill(x, rows * in, 11), fill(w, out * in, 12), fill(b, out, 13), fill(r, rows * out, 14);
+  bert_to_bf16(x, xb, rows * in), bert_to_bf16(w, wb, out * in);
+  const void *xo = x, *wo = w;
+  if (p == BERT_BF16) {
+    for (int64_t i = 0; i < rows * in; i++) x[i] = bert_bf16_to_float(xb[i]);
+    for (int64_t i = 0; i < out * in; i++) w[i] = bert_bf16_to_float(wb[i]);
+    xo = xb, wo = wb;
+  }
+  naive_linear(rows, in, out, x, w, b, ref);
+  float *g = malloc(sizeof(float) * rows * out);
+  static const bert_post posts[] = {BERT_POST_GELU_ERF, BERT_POST_GELU_TANH, BERT_POST_ADD};
+  for (int t = 0; t < 3; t++) {
+    CHECK(bert_linear_forward_post(ctx, p, rows, in, out, xo, wo, b, posts[t], r, y, &err) == 0);
+    if (posts[t] == BERT_POST_ADD)
+      for (int64_t i = 0; i < rows * out; i++) g[i] = ref[i] + r[i];
+    else
+      bert_gelu_forward(posts[t] == BERT_POST_GELU_ERF ? BERT_GELU_ERF : BERT_GELU_TANH, rows * out, ref, g);
+    double e = max_rel(y, g, rows * out);
+    CHECK_MSG(e < 2e-5, "%s post-op %d %lldx%lldx%lld off by %g", p == BERT_BF16 ? "bf16" : "fp32", t,
+              (long long)rows, (long long)in, (long long)out, e);
+  }
+  free(x), free(w), free(b), free(r), free(y), free(ref), free(xb), free(wb), free(g);
+}
+
+/* The int8 product is exact: y = x_scale · w_scale[j] · Σ (q - zero) W_q + b, recomputed with integers;
+ * the quantizers' round trip stays within half a step; the whole int8 linear layer is close to fp32. */
+static void test_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out) {
+  bert_error err = {0};
+  int qmax = bert_gemm_int8_activation_max(ctx);
+  CHECK(qmax == 127 || qmax == 255);
+  float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * out * in), *b = malloc(sizeof(float) * out);
+  float *r = malloc(sizeof(float) * rows * out), *y = malloc(sizeof(float) * rows * out);
+  float *ref = malloc(sizeof(float) * rows * out), *wscale = malloc(sizeof(float) * out);
+  uint8_t *xq = malloc((size_t)(rows * in));
+  int8_t *wq = malloc((size_t)(out * in));
+  fill(x, rows * in, 21), fill(w, out * in, 22), fill(b, out, 23), fill(r, rows * out, 24);
+  for (int64_t i = 0; i < rows * in; i++) x[i] = x[i] * 3.0f + 0.5f; /* an asymmetric range */
+  bert_int8_input xin;
+  bert_quantize_activations(x, rows * in, qmax, xq, &xin);
+  bert_quantize_weights(w, out, in, wq, wscale);
+  double worst_x = 0, worst_w = 0;
+  for (int64_t i = 0; i < rows * in; i++)
+    worst_x = fmax(worst_x, fabs((xq[i] - xin.zero_point) * xin.scale - x[i]) / xin.scale);
+  for (int64_t j = 0; j < out; j++)
+    for (int64_t k = 0; k < in; k++) worst_w = fmax(worst_w, fabs(wq[j * in + k] * wscale[j] - w[j * in + k]) / wscale[j]);
+  CHECK_MSG(worst_x <= 0.5001 && worst_w <= 0.5001, "quantization error %g / %g steps", worst_x, worst_w);
+  for (int t = 0; t < 2; t++) {
+    bert_post post = t ? BERT_POST_ADD : BERT_POST_NONE;
+    CHECK(bert_linear_forward_int8(ctx, rows, in, out, &xin, wq, wscale, b, post, r, y, &err) == 0);
+    double worst = 0, scale = 1e-6;
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < out; j++) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < in; k++) acc += (int64_t)(xq[i * in + k] - xin.zero_point) * wq[j * in + k];
+        double want = (double)xin.scale * wscale[j] * (double)acc + b[j] + (t ? r[i * out + j] : 0.0);
+        worst = fmax(worst, fabs(y[i * out + j] - want));
+        scale = fmax(scale, fabs(want));
+      }
+    CHECK_MSG(worst / scale < 1e-5, "int8 %lldx%lldx%lld (post %d, qmax %d) off the integer sums by %g",
+              (long long)rows, (long long)in, (long long)out, t, qmax, worst / scale);
+  }
+  naive_linear(rows, in, out, x, w, b, ref);
+  CHECK(bert_linear_forward_int8(ctx, rows, in, out, &xin, wq, wscale, b, BERT_POST_NONE, NULL, y, &err) == 0);
+  double e = max_rel(y, ref, rows * out);
+  CHECK_MSG(e < 0.03, "int8 linear vs fp32: %g", e);
+  free(x), free(w), free(b), free(r), free(y), free(ref), free(wscale), free(xq), free(wq);
+}
+
 int main(void) {
   bert_gemm_ctx *ctx;
   bert_error err = {0};
@@ -102,6 +190,11 @@ int main(void) {
   test_linear(ctx, 1, 33, 2);
   test_linear(ctx, 130, 64, 257);
   test_per_head(ctx);
+  test_post_ops(ctx, BERT_FP32, 37, 64, 96);
+  test_post_ops(ctx, BERT_BF16, 16, 48, 40);
+  test_int8(ctx, 33, 64, 48);
+  test_int8(ctx, 128, 256, 96);
+  test_int8(ctx, 1, 768, 5);
   float db[3] = {1, 1, 1}, dy[6] = {1, 2, 3, 4, 5, 6};
   bert_bias_backward(2, 3, dy, db);
   CHECK(db[0] == 6 && db[1] == 8 && db[2] == 10);
