@@ -1,6 +1,8 @@
 /* Scaled dot-product self-attention on the fused QKV activations [B, L, 3H]: per-head products
  * are strided views (no transposes copied); the mask is the 2-D padding mask or the packed
- * block-diagonal mask. */
+ * block-diagonal mask. Training keeps every probability for the backward pass; inference works
+ * one (sequence, block of heads) at a time, so the scores of a block stay in cache between the
+ * two products and the softmax, and the B x heads x L x L probabilities are never written out. */
 #include <math.h>
 #include <string.h>
 
@@ -59,6 +61,37 @@ static const void *offset(const bert_model *m, const void *base, int64_t elems) 
   return (const char *)base + elems * (operands(m) == BERT_BF16 ? 2 : 4);
 }
 
+int64_t bert_attention_block_heads(int64_t heads, int64_t len) {
+  int64_t fit = BERT_ATTENTION_BLOCK_BYTES / ((int64_t)sizeof(float) * len * len);
+  return fit < 1 ? 1 : fit > heads ? heads : fit;
+}
+
+/* Inference: Q·Kᵀ, the masked softmax and P·V per (sequence, head block) in a block-sized buffer. */
+static int attention_forward_blocked(bert_model *m, bert_workspace *ws, const bert_batch *b, const attn_shape *s,
+                                     const void *qkv, float *scores, float *ctx, bert_error *err) {
+  int64_t hb = bert_attention_block_heads(s->nh, s->L), d = s->d, L = s->L;
+  int rc = BERT_OK;
+  for (int64_t i = 0; i < s->B && !rc; i++) {
+    bert_attention_mask mask = {b->attention_mask ? b->attention_mask + i * L : NULL,
+                                b->seq_index ? b->seq_index + i * L : NULL};
+    for (int64_t h0 = 0; h0 < s->nh && !rc; h0 += hb) {
+      attn_shape blk = {1, L, h0 + hb <= s->nh ? hb : s->nh - h0, d, s->H};
+      const void *q = offset(m, qkv, i * L * 3 * s->H + h0 * d);
+      rc = product(m, &blk, L, L, d, qkv_rows, q, qkv_cols, offset(m, q, s->H), probs_rows, scores, 0, operands(m), err);
+      if (rc) break;
+      bert_attention_softmax_forward(1, blk.nh, L, 1.0f / sqrtf((float)d), &mask, scores);
+      const void *probs = scores;
+      if (operands(m) == BERT_BF16) {
+        bert_to_bf16(scores, ws->bf16_c, blk.nh * L * L);
+        probs = ws->bf16_c;
+      }
+      rc = product(m, &blk, L, d, L, probs_rows, probs, qkv_rows, offset(m, q, 2 * s->H), ctx_rows,
+                   ctx + i * L * s->H + h0 * d, 0, operands(m), err);
+    }
+  }
+  return rc;
+}
+
 int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
                            bert_error *err) {
   attn_shape s = shape_of(m, b);
@@ -66,10 +99,11 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
   int64_t P = s.B * s.nh * s.L * s.L;
   float p = ws->dropout_on ? m->config.attention_probs_dropout_prob : 0.0f;
   const void *qkv = a->qkv;
-  if (m->precision == BERT_BF16) {
+  if (operands(m) == BERT_BF16) {
     bert_to_bf16(a->qkv, ws->bf16_b, s.B * s.L * 3 * s.H);
     qkv = ws->bf16_b;
   }
+  if (!ws->training) return attention_forward_blocked(m, ws, b, &s, qkv, a->probs, a->ctx, err);
   int rc = product(m, &s, s.L, s.L, s.d, qkv_rows, qkv, qkv_cols, offset(m, qkv, s.H), probs_rows, a->probs, 0, operands(m), err);
   if (rc) return rc;
   bert_attention_mask mask = {b->attention_mask, b->seq_index};
@@ -80,7 +114,7 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
     dropped = ws->probs_dropped;
   }
   const void *probs = dropped;
-  if (m->precision == BERT_BF16) {
+  if (operands(m) == BERT_BF16) {
     bert_to_bf16(dropped, ws->bf16_c, P);
     probs = ws->bf16_c;
   }

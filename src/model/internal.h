@@ -32,6 +32,10 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
 /* d_hidden holds ∂L/∂(layer output) on entry and ∂L/∂(layer input) on return. */
 int bert_encoder_layer_backward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
                                 const float *x, bert_error *err);
+/* Inference attention works on blocks of heads whose scores fit in this many bytes (at least one
+ * head): about a core's L2. */
+#define BERT_ATTENTION_BLOCK_BYTES ((int64_t)1 << 20)
+int64_t bert_attention_block_heads(int64_t heads, int64_t len);
 int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
                            bert_error *err);
 /* d_ctx in, d_qkv out. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/internal.h"
 #include "model/model.h"
 
 typedef struct carver {
@@ -20,9 +21,19 @@ static void *take(carver *c, size_t count, size_t elem) {
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* Attention scores held at once: all of them in training (the backward needs them), one block of
+ * heads of one sequence in inference (the largest block over the lengths up to max_len). */
+static int64_t scores_held(const bert_workspace *ws, const bert_config *cfg) {
+  int64_t nh = cfg->num_attention_heads, L = ws->max_len;
+  if (ws->training) return (int64_t)ws->max_batch * nh * L * L;
+  int64_t most = BERT_ATTENTION_BLOCK_BYTES / (int64_t)sizeof(float);
+  most = most > L * L ? most : L * L;
+  return most < nh * L * L ? most : nh * L * L;
+}
+
 static void carve_layers(carver *c, bert_workspace *ws, const bert_config *cfg) {
   int64_t N = (int64_t)ws->max_batch * ws->max_len, H = cfg->hidden_size, I = cfg->intermediate_size;
-  int64_t P = (int64_t)ws->max_batch * cfg->num_attention_heads * ws->max_len * ws->max_len;
+  int64_t P = scores_held(ws, cfg);
   /* Inference keeps no activations for a backward pass: every layer reuses one set of buffers
    * (a layer reads its input for the last time before it writes its output). */
   int sets = ws->training ? cfg->num_hidden_layers : 1;
@@ -91,7 +102,7 @@ static void carve_heads(carver *c, bert_workspace *ws, const bert_config *cfg) {
 static void carve_backward(carver *c, bert_workspace *ws, const bert_config *cfg, bert_precision p) {
   int bf16 = p == BERT_BF16;
   int64_t B = ws->max_batch, L = ws->max_len, N = B * L, H = cfg->hidden_size, I = cfg->intermediate_size;
-  int64_t P = B * cfg->num_attention_heads * L * L, BM = B * ws->max_masked, BS = B * ws->max_slots;
+  int64_t P = scores_held(ws, cfg), BM = B * ws->max_masked, BS = B * ws->max_slots;
   int64_t widest = max64(max64(N * I, N * 3 * H), max64(P, BM * (int64_t)cfg->vocab_size));
   widest = max64(widest, BS * H);
   if (ws->training) {

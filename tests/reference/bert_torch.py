@@ -2,6 +2,11 @@
 BertModel, BertForPreTraining (MLM at gathered positions + NSP), Graphcore's packed pretraining
 heads, BertForQuestionAnswering and BertForTokenClassification. Written from the equations, not
 from the C code, in float64, so that it checks the C implementation.
+
+int8 inference (cfg["int8_qmax"] set): the encoder layers' linear products use int8 fake
+quantization as documented for bertc (docs/infer.md#int8): weights symmetric per output channel to
+[-127, 127], each product's input per tensor to [0, qmax] with a zero point from its range widened
+to include 0; scales computed in float32 as the C code does, the rest in float64.
 """
 import math
 
@@ -22,6 +27,28 @@ def layer_norm(x, w, b, eps):
 
 def linear(x, w, b):
     return x @ w.t() + b
+
+
+def f32(v):
+    return torch.tensor(v, dtype=torch.float32)
+
+
+def quantized_linear(x, w, b, qmax):
+    """x @ w.t() + b with w and x replaced by their int8 / u8 quantized values."""
+    lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
+    scale = (f32(hi) - f32(lo)) / qmax if hi > lo else f32(1.0)
+    zero = torch.clamp(torch.round(-f32(lo) / scale), 0, qmax)
+    xq = torch.clamp(torch.round(x.float() * (1 / scale)) + zero, 0, qmax)
+    xd = (xq.double() - zero.double()) * scale.double()
+    amax = w.float().abs().amax(dim=1, keepdim=True)
+    ws = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
+    wq = torch.clamp(torch.round(w.float() * (1 / ws)), -127, 127)
+    return xd @ (wq.double() * ws.double()).t() + b
+
+
+def encoder_linear(cfg):
+    qmax = cfg.get("int8_qmax")
+    return (lambda x, w, b: quantized_linear(x, w, b, qmax)) if qmax else linear
 
 
 def encoder(cfg, P, inp):
@@ -48,20 +75,21 @@ def encoder(cfg, P, inp):
     else:
         mask = torch.ones(B, 1, 1, L, dtype=x.dtype)
     additive = (1.0 - mask) * MASK_VALUE
+    dense = encoder_linear(cfg)
     for i in range(cfg["num_hidden_layers"]):
         p = f"bert.encoder.layer.{i}."
         def heads(t):
             return t.view(B, L, nh, d).permute(0, 2, 1, 3)
-        q = heads(linear(x, P[p + "attention.self.query.weight"], P[p + "attention.self.query.bias"]))
-        k = heads(linear(x, P[p + "attention.self.key.weight"], P[p + "attention.self.key.bias"]))
-        v = heads(linear(x, P[p + "attention.self.value.weight"], P[p + "attention.self.value.bias"]))
+        q = heads(dense(x, P[p + "attention.self.query.weight"], P[p + "attention.self.query.bias"]))
+        k = heads(dense(x, P[p + "attention.self.key.weight"], P[p + "attention.self.key.bias"]))
+        v = heads(dense(x, P[p + "attention.self.value.weight"], P[p + "attention.self.value.bias"]))
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(d) + additive
         probs = torch.softmax(scores, dim=-1)
         ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, L, H)
-        a = linear(ctx, P[p + "attention.output.dense.weight"], P[p + "attention.output.dense.bias"])
+        a = dense(ctx, P[p + "attention.output.dense.weight"], P[p + "attention.output.dense.bias"])
         x = layer_norm(a + x, P[p + "attention.output.LayerNorm.weight"], P[p + "attention.output.LayerNorm.bias"], eps)
-        h = gelu(linear(x, P[p + "intermediate.dense.weight"], P[p + "intermediate.dense.bias"]), act)
-        o = linear(h, P[p + "output.dense.weight"], P[p + "output.dense.bias"])
+        h = gelu(dense(x, P[p + "intermediate.dense.weight"], P[p + "intermediate.dense.bias"]), act)
+        o = dense(h, P[p + "output.dense.weight"], P[p + "output.dense.bias"])
         x = layer_norm(o + x, P[p + "output.LayerNorm.weight"], P[p + "output.LayerNorm.bias"], eps)
     return x
 

@@ -1,6 +1,7 @@
 """The C model against an independent PyTorch restatement (bert_torch.py), for several random
 configurations: outputs and losses within 1e-5 relative, every parameter gradient within 1e-4 of
-its norm in fp32. In bf16 mode the tolerance comes from PyTorch's own bf16 (CPU autocast) error on
+its norm in fp32; int8 inference errors at most INT8_FACTOR x those of the same quantization done by
+the reference (check_int8). In bf16 mode the tolerance comes from PyTorch's own bf16 (CPU autocast) error on
 the same case, measured in the same run. Per output and per gradient, ours may be at most
 BF16_FACTOR x PyTorch's error on that quantity plus BF16_FLOOR, where PyTorch's error is taken as
 at least its median over the case's quantities of the same kind (one quantity's bf16 error is a
@@ -26,6 +27,8 @@ failures = []
 BF16_FACTOR = 1.5
 BF16_FLOOR = 2e-3
 BF16_BUG = 0.1   # the relative error of a gradient 10 % off: every bf16 tolerance must be below it
+INT8_FACTOR = 1.5  # int8 inference: error vs float64 at most 1.5 x the reference int8 quantization's + floor
+INT8_FLOOR = 1e-4
 
 
 def make_config(layers, hidden, heads, inter, vocab, act="gelu", max_pos=160, eps=1e-3):
@@ -184,6 +187,27 @@ def bf16_tolerance(peer, kind, key=None):
     return BF16_FACTOR * max(peer.get(kind + key, 0.0) if key else 0.0, median) + BF16_FLOOR
 
 
+def check_int8(name, got, fp, fq):
+    """int8 outputs against the float64 reference (fp), judged by the error the same quantization
+    has when the reference does it (fq, fake quantization as docs/infer.md documents): ours may be at
+    most INT8_FACTOR x that error + INT8_FLOOR, per output, as norms. Comparing with fq directly is
+    fragile: an input within a rounding error of a half step rounds one way in fp32 and the other in
+    float64, and through attention that one step moves a whole sequence. A wrong scale, zero point,
+    bias or quantized layer multiplies the error instead."""
+    worst = 0.0
+    for key in ("sequence_output", "pooled", "mlm_logits", "nsp_logits", "start_logits", "end_logits", "token_logits"):
+        if key not in fp:
+            continue
+        ref = fp[key].detach().reshape(-1)
+        mine = got["out." + key].reshape(-1).double()
+        e, expected = norm_err(mine, ref), norm_err(fq[key].detach().reshape(-1), ref)
+        worst = max(worst, e / max(expected, 1e-12))
+        if not e <= INT8_FACTOR * expected + INT8_FLOOR:
+            failures.append(f"{name}: {key} int8 error {e:.3g} > {INT8_FACTOR} x the reference quantization's "
+                            f"{expected:.3g} + {INT8_FLOOR}")
+    print(f"{name}: int8 error at most {worst:.2f} x the reference's own int8 error")
+
+
 def rms(values):
     return math.sqrt(sum(v * v for v in values) / len(values)) if values else 0.0
 
@@ -218,6 +242,9 @@ def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None, en
             failures.append(f"{name}: tool failed: {res.stderr.strip()}")
             return
         got = safetensors_py.load(os.path.join(d, "outputs.safetensors"))
+    if precision == "int8":
+        # the reference quantizes as the C code documents, with the activation range the CPU allows
+        fake_quantized = bert_torch.TASKS[task](dict(cfg, int8_qmax=int(got["info.int8_qmax"][0])), P64, inp)
     bf16 = precision == "bf16"
     out_tol, grad_tol = (bf16_tolerance(peer, "out."), bf16_tolerance(peer, "grad.")) if bf16 else (1e-5, 1e-4)
     if bf16:
@@ -227,6 +254,9 @@ def run_case(name, cfg, task, inp, precision="fp32", backward=True, gen=None, en
                                 f"accept a result {BF16_BUG:.0%} off")
     out_errs, grad_errs = [], []
     worst_out, worst_grad = 0.0, 0.0
+    if precision == "int8":
+        check_int8(name, got, out, fake_quantized)
+        return
     for key in ("sequence_output", "pooled", "mlm_logits", "nsp_logits", "start_logits", "end_logits",
                 "token_logits", "losses"):
         if key not in out:
@@ -305,6 +335,16 @@ def main():
     run_case("token classification 2x36x4", odd, "token_classification", unpacked_inputs(odd, 3, 20, 0, gen),
              backward=False, gen=gen)
     run_case("base with pooler 3x64x8", tiny, "base", unpacked_inputs(tiny, 2, 33, 0, gen), backward=False, gen=gen)
+    # inference attention works on blocks of heads: at L = 256 a block holds 4 of the 8 heads
+    long = make_config(2, 64, 8, 256, 300, max_pos=320)
+    long_inputs = qa_inputs(long, 2, 256, gen)
+    for precision in ("fp32", "bf16", "int8"):
+        run_case(f"qa inference 2x64x8 L256 {precision}", long, "qa", long_inputs, precision=precision,
+                 backward=False, gen=gen)
+    run_case("packed inference 3x64x8 L64 S3", tiny, "pretraining_packed", packed_inputs(tiny, 3, 64, 3, 22, gen),
+             backward=False, gen=gen)
+    run_case("packed inference 3x64x8 L64 S3 int8", tiny, "pretraining_packed", packed_inputs(tiny, 3, 64, 3, 22, gen),
+             precision="int8", backward=False, gen=gen)
     for f in failures:
         print("FAIL:", f)
     sys.exit(1 if failures else 0)

@@ -77,7 +77,8 @@ static int parse_spec(case_spec *c, const char *path, bert_error *err) {
     return bert_error_set(err, BERT_EINVAL, "%s: unknown task", path);
   }
   const char *prec = cJSON_GetStringValue(cJSON_GetObjectItem(root, "precision"));
-  c->precision = prec && !strcmp(prec, "bf16") ? BERT_BF16 : BERT_FP32;
+  c->precision = BERT_FP32;
+  if (prec && bert_precision_parse(prec, &c->precision)) return -1;
   c->backward = cJSON_IsTrue(cJSON_GetObjectItem(root, "backward"));
   bert_batch *b = &c->batch;
   int dims[2];
@@ -180,6 +181,8 @@ int main(int argc, char **argv) {
   float losses[6] = {0};
   float *mlm_copy = malloc(sizeof(float) * (size_t)(b->batch * (b->masked ? b->masked : 1)) * m.config.vocab_size);
   collect_outputs(&m, &ws, b, &outs, losses, mlm_copy);
+  float qmax = (float)bert_gemm_int8_activation_max(m.gemm); /* the test's int8 reference needs it */
+  add_out(&outs, "info.", "int8_qmax", &qmax, 1, 0);
   if (c.backward) {
     if (bert_model_backward(&m, &ws, b, 1.0f, &err)) return fail("backward", &err);
     for (int i = 0; i < m.layout.count; i++) {
