@@ -40,7 +40,7 @@ static void ctx_rows(const attn_shape *s, int64_t st[4]) {        /* context [L,
 static int product(bert_model *m, const attn_shape *s, int64_t rows, int64_t cols, int64_t inner,
                    void (*a_view)(const attn_shape *, int64_t *), const void *a,
                    void (*b_view)(const attn_shape *, int64_t *), const void *b,
-                   void (*c_view)(const attn_shape *, int64_t *), float *c, int accumulate,
+                   void (*c_view)(const attn_shape *, int64_t *), void *c, int accumulate,
                    bert_precision operands, bert_error *err) {
   bert_gemm_desc g;
   memset(&g, 0, sizeof g);
@@ -48,13 +48,16 @@ static int product(bert_model *m, const attn_shape *s, int64_t rows, int64_t col
   g.m = rows, g.n = cols, g.k = inner;
   a_view(s, g.a_stride), b_view(s, g.b_stride), c_view(s, g.c_stride);
   g.operands = operands;
-  g.accumulate = accumulate;
+  g.accumulate = accumulate < 0 ? 0 : accumulate;
+  g.c_bf16 = accumulate < 0; /* BF16_RESULT */
   return bert_gemm(m->gemm, &g, a, b, NULL, c, err);
 }
 
 /* The attention products' operands: bf16 in bf16 mode, else fp32 (int8 mode included: the
  * activation x activation products are not quantized). */
 static bert_precision operands(const bert_model *m) { return m->precision == BERT_BF16 ? BERT_BF16 : BERT_FP32; }
+
+enum { BF16_RESULT = -1 }; /* `accumulate` value of a product writing a bf16 result */
 
 /* Element size of the operands, to offset into Q/K/V inside a qkv buffer of either type. */
 static const void *offset(const bert_model *m, const void *base, int64_t elems) {
@@ -68,7 +71,10 @@ int64_t bert_attention_block_heads(int64_t heads, int64_t len) {
 
 /* Inference: Q·Kᵀ, the masked softmax and P·V per (sequence, head block) in a block-sized buffer. */
 static int attention_forward_blocked(bert_model *m, bert_workspace *ws, const bert_batch *b, const attn_shape *s,
-                                     const void *qkv, float *scores, float *ctx, bert_error *err) {
+                                     const void *qkv, float *scores, void *ctx, bert_error *err) {
+  /* bf16 inference writes the context in bf16: the operand of the output projection */
+  int ctx16 = bert_model_bf16_io(m, ws);
+  size_t ctx_elem = ctx16 ? sizeof(uint16_t) : sizeof(float);
   int64_t hb = bert_attention_block_heads(s->nh, s->L), d = s->d, L = s->L;
   int rc = BERT_OK;
   for (int64_t i = 0; i < s->B && !rc; i++) {
@@ -86,7 +92,7 @@ static int attention_forward_blocked(bert_model *m, bert_workspace *ws, const be
         probs = ws->bf16_c;
       }
       rc = product(m, &blk, L, d, L, probs_rows, probs, qkv_rows, offset(m, q, 2 * s->H), ctx_rows,
-                   ctx + i * L * s->H + h0 * d, 0, operands(m), err);
+                   (char *)ctx + (size_t)(i * L * s->H + h0 * d) * ctx_elem, ctx16 ? BF16_RESULT : 0, operands(m), err);
     }
   }
   return rc;
@@ -100,10 +106,12 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
   float p = ws->dropout_on ? m->config.attention_probs_dropout_prob : 0.0f;
   const void *qkv = a->qkv;
   if (operands(m) == BERT_BF16) {
-    bert_to_bf16(a->qkv, ws->bf16_b, s.B * s.L * 3 * s.H);
+    if (!bert_model_bf16_io(m, ws)) bert_to_bf16(a->qkv, ws->bf16_b, s.B * s.L * 3 * s.H); /* else written so */
     qkv = ws->bf16_b;
   }
-  if (!ws->training) return attention_forward_blocked(m, ws, b, &s, qkv, a->probs, a->ctx, err);
+  if (!ws->training)
+    return attention_forward_blocked(m, ws, b, &s, qkv, a->probs, bert_model_bf16_io(m, ws) ? (void *)ws->bf16_x : a->ctx,
+                                     err);
   int rc = product(m, &s, s.L, s.L, s.d, qkv_rows, qkv, qkv_cols, offset(m, qkv, s.H), probs_rows, a->probs, 0, operands(m), err);
   if (rc) return rc;
   bert_attention_mask mask = {b->attention_mask, b->seq_index};

@@ -25,8 +25,9 @@ int bert_embeddings_forward(bert_model *m, bert_workspace *ws, const bert_batch 
   bert_embedding_forward(N, H, b->input_ids, m->params + l->word_emb, ws->emb_sum, 0);
   bert_embedding_forward(N, H, ws->position_ids, m->params + l->pos_emb, ws->emb_sum, 1);
   bert_embedding_forward(N, H, ws->token_type_ids, m->params + l->type_emb, ws->emb_sum, 1);
-  bert_layernorm_forward(N, H, ws->emb_sum, m->params + l->emb_ln_g, m->params + l->emb_ln_b,
-                         m->config.layer_norm_eps, ws->emb_out, ws->emb_mean, ws->emb_rstd);
+  bert_layernorm_forward_bf16(N, H, ws->emb_sum, m->params + l->emb_ln_g, m->params + l->emb_ln_b,
+                              m->config.layer_norm_eps, ws->emb_out, bert_model_bf16_io(m, ws) ? ws->bf16_x : NULL,
+                              ws->emb_mean, ws->emb_rstd);
   if (ws->dropout_on)
     bert_dropout_forward(bert_model_dropout_site(ws, -1, BERT_SITE_EMBEDDINGS),
                          m->config.hidden_dropout_prob, N * H, ws->emb_out, ws->emb_out);

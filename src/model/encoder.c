@@ -13,7 +13,9 @@ static void add_into(int64_t n, const float *a, const float *b, float *out) {
 }
 
 /* Without dropout the residual add is fused into the product (y = x W + b + residual), and in
- * inference, where the backward's GELU input is not kept, so is the GELU. */
+ * inference, where the backward's GELU input is not kept, so is the GELU. In bf16 inference the
+ * operands of the products stay bf16 from the producer to the consumer: the QKV and FFN-in
+ * products and the attention context are written in bf16, the LayerNorms write a bf16 copy. */
 int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, int layer,
                                const float *x, bert_error *err) {
   const bert_config *c = &m->config;
@@ -21,40 +23,43 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
   bert_layer_acts *a = &ws->layers[layer];
   int64_t N = (int64_t)b->batch * b->len, H = c->hidden_size, I = c->intermediate_size;
   float p = ws->dropout_on ? c->hidden_dropout_prob : 0.0f;
-  int fuse_residual = p <= 0.0f, fuse_gelu = !ws->training;
+  int fuse_residual = p <= 0.0f, fuse_gelu = !ws->training, bf16_io = bert_model_bf16_io(m, ws);
   bert_post residual = fuse_residual ? BERT_POST_ADD : BERT_POST_NONE;
   bert_post gelu = c->hidden_act == BERT_GELU_TANH ? BERT_POST_GELU_TANH : BERT_POST_GELU_ERF;
+  uint16_t *x16 = bf16_io ? ws->bf16_x : NULL; /* bf16 copy of the layer input, then of each operand */
   int rc;
-  if ((rc = bert_model_linear_forward(m, ws, N, H, 3 * H, x, o->qkv_w, o->qkv_b, a->qkv, err))) return rc;
+  bert_linear_io qkv = {.x = x, .x_bf16 = x16, .y = bf16_io ? NULL : a->qkv, .y_bf16 = bf16_io ? ws->bf16_b : NULL};
+  if ((rc = bert_model_linear(m, ws, N, H, 3 * H, o->qkv_w, o->qkv_b, &qkv, err))) return rc;
   if ((rc = bert_attention_forward(m, ws, b, layer, err))) return rc;
   /* attention output: dense -> dropout -> LayerNorm(x + .) */
-  if ((rc = bert_model_linear_forward_post(m, ws, N, H, H, a->ctx, o->attn_out_w, o->attn_out_b, residual, x,
-                                           a->attn_ln_in, err)))
-    return rc;
+  bert_linear_io attn_out = {.x = a->ctx, .x_bf16 = x16, .y = a->attn_ln_in, .post = residual, .addend = x};
+  if ((rc = bert_model_linear(m, ws, N, H, H, o->attn_out_w, o->attn_out_b, &attn_out, err))) return rc;
   if (!fuse_residual) {
     bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, a->attn_ln_in, a->attn_ln_in);
     add_into(N * H, a->attn_ln_in, x, a->attn_ln_in);
   }
-  bert_layernorm_forward(N, H, a->attn_ln_in, m->params + o->attn_ln_g, m->params + o->attn_ln_b,
-                         c->layer_norm_eps, a->attn_ln_out, a->attn_ln_mean, a->attn_ln_rstd);
+  bert_layernorm_forward_bf16(N, H, a->attn_ln_in, m->params + o->attn_ln_g, m->params + o->attn_ln_b,
+                              c->layer_norm_eps, a->attn_ln_out, x16, a->attn_ln_mean, a->attn_ln_rstd);
   /* feed-forward */
+  uint16_t *act16 = bf16_io ? ws->bf16_a : NULL;
   if (fuse_gelu) {
-    rc = bert_model_linear_forward_post(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, gelu, NULL,
-                                        a->ffn_act, err);
+    bert_linear_io in = {.x = a->attn_ln_out, .x_bf16 = x16, .y = act16 ? NULL : a->ffn_act, .y_bf16 = act16,
+                         .post = gelu};
+    rc = bert_model_linear(m, ws, N, H, I, o->ffn_in_w, o->ffn_in_b, &in, err);
   } else {
     rc = bert_model_linear_forward(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, a->ffn_pre, err);
     if (!rc) bert_gelu_forward(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
   }
   if (rc) return rc;
-  if ((rc = bert_model_linear_forward_post(m, ws, N, I, H, a->ffn_act, o->ffn_out_w, o->ffn_out_b, residual,
-                                           a->attn_ln_out, a->ffn_ln_in, err)))
-    return rc;
+  bert_linear_io ffn_out = {.x = a->ffn_act, .x_bf16 = act16, .y = a->ffn_ln_in, .post = residual,
+                            .addend = a->attn_ln_out};
+  if ((rc = bert_model_linear(m, ws, N, I, H, o->ffn_out_w, o->ffn_out_b, &ffn_out, err))) return rc;
   if (!fuse_residual) {
     bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, a->ffn_ln_in, a->ffn_ln_in);
     add_into(N * H, a->ffn_ln_in, a->attn_ln_out, a->ffn_ln_in);
   }
-  bert_layernorm_forward(N, H, a->ffn_ln_in, m->params + o->ffn_ln_g, m->params + o->ffn_ln_b,
-                         c->layer_norm_eps, a->out, a->ffn_ln_mean, a->ffn_ln_rstd);
+  bert_layernorm_forward_bf16(N, H, a->ffn_ln_in, m->params + o->ffn_ln_g, m->params + o->ffn_ln_b,
+                              c->layer_norm_eps, a->out, x16, a->ffn_ln_mean, a->ffn_ln_rstd);
   return BERT_OK;
 }
 

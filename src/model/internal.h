@@ -12,6 +12,21 @@
 int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                               int64_t out, const float *x, size_t w_off, size_t b_off, float *y,
                               bert_error *err);
+/* A linear layer's operands: x in fp32 (converted or quantized as the precision needs) or, in bf16
+ * mode, already in bf16; y in fp32 or (bf16 mode) bf16; the post-op fused into the product. */
+typedef struct bert_linear_io {
+  const float *x;
+  const uint16_t *x_bf16; /* instead of x */
+  float *y;
+  uint16_t *y_bf16;       /* instead of y */
+  bert_post post;
+  const float *addend;    /* BERT_POST_ADD */
+} bert_linear_io;
+int bert_model_linear(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in, int64_t out, size_t w_off,
+                      size_t b_off, const bert_linear_io *io, bert_error *err);
+/* 1 when bf16 activations flow from product to product (bf16 inference): the products and
+ * LayerNorms that feed other products write bf16 directly, with no fp32 round trip. */
+int bert_model_bf16_io(const bert_model *m, const bert_workspace *ws);
 /* y = post(x Wᵀ + b): the GELU, or + addend [rows, out], fused into the product. */
 int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                                    int64_t out, const float *x, size_t w_off, size_t b_off,

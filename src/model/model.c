@@ -152,20 +152,35 @@ static int int8_weight_index(const bert_model *m, size_t w_off) {
 int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                                    int64_t out, const float *x, size_t w_off, size_t b_off,
                                    bert_post post, const float *addend, float *y, bert_error *err) {
+  bert_linear_io io = {.x = x, .y = y, .post = post, .addend = addend};
+  return bert_model_linear(m, ws, rows, in, out, w_off, b_off, &io, err);
+}
+
+int bert_model_bf16_io(const bert_model *m, const bert_workspace *ws) {
+  return m->precision == BERT_BF16 && !ws->training;
+}
+
+int bert_model_linear(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in, int64_t out, size_t w_off,
+                      size_t b_off, const bert_linear_io *io, bert_error *err) {
   const float *bias = b_off == BERT_NO_BIAS ? NULL : m->params + b_off;
   int q = m->precision == BERT_INT8 ? int8_weight_index(m, w_off) : -1;
+  if ((io->x_bf16 || io->y_bf16) && m->precision != BERT_BF16)
+    return bert_error_set(err, BERT_EINVAL, "linear: bf16 operands outside bf16 mode");
   if (q >= 0) {
     bert_int8_input xq;
-    bert_quantize_activations(x, rows * in, bert_gemm_int8_activation_max(m->gemm), ws->u8_a, &xq);
+    bert_quantize_activations(io->x, rows * in, bert_gemm_int8_activation_max(m->gemm), ws->u8_a, &xq);
     return bert_linear_forward_int8(m->gemm, rows, in, out, &xq, m->int8.values[q], m->int8.scales[q], bias,
-                                    post, addend, y, err);
+                                    io->post, io->addend, io->y, err);
   }
+  void *y = io->y_bf16 ? (void *)io->y_bf16 : (void *)io->y;
   if (m->precision == BERT_BF16) {
-    bert_to_bf16(x, ws->bf16_a, rows * in);
-    return bert_linear_forward_post(m->gemm, BERT_BF16, rows, in, out, ws->bf16_a, m->params_bf16 + w_off, bias,
-                                    post, addend, y, err);
+    const uint16_t *x = io->x_bf16;
+    if (!x) bert_to_bf16(io->x, ws->bf16_a, rows * in), x = ws->bf16_a;
+    return bert_linear_forward_post(m->gemm, BERT_BF16, rows, in, out, x, m->params_bf16 + w_off, bias, io->post,
+                                    io->addend, y, io->y_bf16 != NULL, err);
   }
-  return bert_linear_forward_post(m->gemm, BERT_FP32, rows, in, out, x, m->params + w_off, bias, post, addend, y, err);
+  return bert_linear_forward_post(m->gemm, BERT_FP32, rows, in, out, io->x, m->params + w_off, bias, io->post,
+                                  io->addend, y, 0, err);
 }
 
 int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,

@@ -116,6 +116,7 @@ typedef struct bert_workspace {
   float *d_hidden, *d_a, *d_t, *d_wide, *d_probs, *d_small;
   float *probs_dropped;
   uint16_t *bf16_a, *bf16_b, *bf16_c; /* bf16 operand scratch */
+  uint16_t *bf16_x;         /* bf16 inference: [N, H] operand handed from product to product */
   uint8_t *u8_a;            /* int8 mode: the quantized input of a linear layer */
   bert_outputs out;
 } bert_workspace;

@@ -118,6 +118,7 @@ static void carve_backward(carver *c, bert_workspace *ws, const bert_config *cfg
     ws->bf16_a = take(c, (size_t)widest, sizeof(uint16_t));
     ws->bf16_b = take(c, (size_t)widest, sizeof(uint16_t));
     ws->bf16_c = take(c, (size_t)P, sizeof(uint16_t));
+    if (!ws->training) ws->bf16_x = take(c, (size_t)(N * H), sizeof(uint16_t));
   }
   if (p == BERT_INT8) ws->u8_a = take(c, (size_t)(N * max64(H, I)), 1);
 }

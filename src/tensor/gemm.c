@@ -1,6 +1,8 @@
 #include "tensor/gemm.h"
 
 #include <dnnl.h>
+
+#include "tensor/vmath.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +31,8 @@ struct bert_gemm_ctx {
   int int8_max;     /* 0 unknown, else the largest exact u8 activation (255 or 127) */
   float *col_scales; /* int8: activation scale x weight scales of the current call */
   size_t col_scales_cap;
-  float *widen[2];  /* f32 copies of bf16 operands when emulating; grown, never shrunk */
-  size_t widen_cap[2];
+  float *widen[3];  /* f32 copies of bf16 operands (and a bf16 result) when emulating; grown, never shrunk */
+  size_t widen_cap[3];
 };
 
 int bert_gemm_ctx_create(bert_gemm_ctx **out, bert_error *err) {
@@ -63,6 +65,7 @@ void bert_gemm_ctx_destroy(bert_gemm_ctx *ctx) {
   for (int i = 0; i < ctx->count; i++) entry_release(&ctx->entries[i]);
   free(ctx->widen[0]);
   free(ctx->widen[1]);
+  free(ctx->widen[2]);
   free(ctx->col_scales);
   dnnl_stream_destroy(ctx->stream);
   dnnl_engine_destroy(ctx->engine);
@@ -111,12 +114,13 @@ static void append_post_ops(dnnl_post_ops_t post, gemm_entry *e, const bert_gemm
 }
 
 static int entry_build_typed(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d,
-                             dnnl_data_type_t a_type, dnnl_data_type_t b_type, bert_error *err) {
+                             dnnl_data_type_t a_type, dnnl_data_type_t b_type, dnnl_data_type_t c_type,
+                             bert_error *err) {
   dnnl_memory_desc_t a_md, b_md, c_md, bias_md, addend_md, scales_md, zero_md;
   int int8 = d->operands == BERT_INT8;
   make_md(&a_md, d, d->m, d->k, d->a_stride, a_type);
   make_md(&b_md, d, d->k, d->n, d->b_stride, b_type);
-  make_md(&c_md, d, d->m, d->n, d->c_stride, dnnl_f32);
+  make_md(&c_md, d, d->m, d->n, d->c_stride, c_type);
   if (d->with_bias) {
     dnnl_dims_t bdims = {1, d->n};
     dnnl_memory_desc_init_by_tag(&bias_md, 2, bdims, dnnl_f32, dnnl_ab);
@@ -177,17 +181,19 @@ done:
  * are widened to f32 (exactly: bf16 is a truncated f32) and multiplied in f32, so the numbers are
  * those of bf16 operands with f32 accumulation either way — only the speed differs. */
 static int entry_build(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d, bert_error *err) {
-  if (d->operands == BERT_INT8) return entry_build_typed(ctx, e, d, dnnl_u8, dnnl_s8, err);
-  if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, err);
+  if (d->operands == BERT_INT8) return entry_build_typed(ctx, e, d, dnnl_u8, dnnl_s8, dnnl_f32, err);
+  if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, dnnl_f32, err);
+  dnnl_data_type_t c_type = d->c_bf16 ? dnnl_bf16 : dnnl_f32;
   if (ctx->bf16_native != 0) {
-    if (entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, NULL) == BERT_OK) {
+    if (entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, c_type, NULL) == BERT_OK) {
       ctx->bf16_native = 1;
       return BERT_OK;
     }
-    if (ctx->bf16_native == 1) return entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, err);
+    if (ctx->bf16_native == 1) return entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, c_type, err);
     ctx->bf16_native = 0;
   }
-  int rc = entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, err);
+  /* emulated: an f32 result, rounded to bf16 by the caller of the primitive when c_bf16 */
+  int rc = entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, dnnl_f32, err);
   if (rc == BERT_OK) e->emulated = 1;
   return rc;
 }
@@ -202,7 +208,7 @@ int bert_gemm_bf16_native(bert_gemm_ctx *ctx) {
     d.operands = BERT_BF16;
     gemm_entry probe;
     memset(&probe, 0, sizeof probe);
-    ctx->bf16_native = entry_build_typed(ctx, &probe, &d, dnnl_bf16, dnnl_bf16, NULL) == BERT_OK;
+    ctx->bf16_native = entry_build_typed(ctx, &probe, &d, dnnl_bf16, dnnl_bf16, dnnl_f32, NULL) == BERT_OK;
     if (probe.prim) entry_release(&probe);
   }
   return ctx->bf16_native;
@@ -215,14 +221,32 @@ static size_t view_span(int batch_dims, const int64_t *batch, int64_t rows, int6
   return (size_t)last + 1;
 }
 
-static const float *widen(bert_gemm_ctx *ctx, int slot, const uint16_t *src, size_t n) {
+static float *scratch(bert_gemm_ctx *ctx, int slot, size_t n) {
   if (ctx->widen_cap[slot] < n) {
     free(ctx->widen[slot]);
     ctx->widen[slot] = malloc(n * sizeof(float));
     ctx->widen_cap[slot] = ctx->widen[slot] ? n : 0;
-    if (!ctx->widen[slot]) return NULL;
   }
-  float *dst = ctx->widen[slot];
+  return ctx->widen[slot];
+}
+
+/* The elements of a strided view of f32 rounded into the same view of bf16 (only the view: other
+ * elements of the span may belong to other products). */
+static void narrow_view(const bert_gemm_desc *d, const float *src, uint16_t *dst) {
+  int64_t nb0 = d->batch_dims > 0 ? d->batch[0] : 1, nb1 = d->batch_dims > 1 ? d->batch[1] : 1;
+  const int64_t *st = d->c_stride;
+#pragma omp parallel for collapse(2) schedule(static) if (nb0 * nb1 * d->m * d->n >= 65536)
+  for (int64_t b0 = 0; b0 < nb0; b0++)
+    for (int64_t b1 = 0; b1 < nb1; b1++)
+      for (int64_t i = 0; i < d->m; i++) {
+        int64_t base = b0 * st[0] + b1 * st[1] + i * st[2];
+        for (int64_t j = 0; j < d->n; j++) dst[base + j * st[3]] = bert_bf16_round(src[base + j * st[3]]);
+      }
+}
+
+static const float *widen(bert_gemm_ctx *ctx, int slot, const uint16_t *src, size_t n) {
+  float *dst = scratch(ctx, slot, n);
+  if (!dst) return NULL;
 #pragma omp parallel for schedule(static) if (n >= 65536)
   for (size_t i = 0; i < n; i++) dst[i] = bert_bf16_to_float(src[i]);
   return dst;
@@ -245,12 +269,12 @@ static gemm_entry *lookup(bert_gemm_ctx *ctx, const bert_gemm_desc *d, bert_erro
 }
 
 int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
-              const float *bias, float *c, bert_error *err) {
+              const float *bias, void *c, bert_error *err) {
   return bert_gemm_ex(ctx, desc, a, b, bias, c, NULL, err);
 }
 
 int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
-                 const float *bias, float *c, const bert_gemm_args *extra, bert_error *err) {
+                 const float *bias, void *c, const bert_gemm_args *extra, bert_error *err) {
   bert_gemm_desc key = *desc;
   for (int i = desc->batch_dims; i < 2; i++) {
     key.batch[i] = 0;
@@ -259,6 +283,8 @@ int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, 
   if ((key.post == BERT_POST_ADD && (!extra || !extra->addend || key.batch_dims)) ||
       (key.operands == BERT_INT8 && (!extra || !extra->col_scales || key.batch_dims)))
     return bert_error_set(err, BERT_EINVAL, "gemm: a 2-D product with its post-op tensor or int8 scales expected");
+  if (key.c_bf16 && (key.operands != BERT_BF16 || key.accumulate))
+    return bert_error_set(err, BERT_EINVAL, "gemm: a bf16 result needs bf16 operands and no accumulation");
   gemm_entry *e = lookup(ctx, &key, err);
   if (!e) return err ? err->code : BERT_EUNSUPPORTED;
   if (e->emulated) {
@@ -266,9 +292,13 @@ int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, 
     b = widen(ctx, 1, b, view_span(key.batch_dims, key.batch, key.k, key.n, key.b_stride));
     if (!a || !b) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory widening bf16 operands");
   }
+  void *c_out = c;
+  if (e->emulated && key.c_bf16 &&
+      !(c_out = scratch(ctx, 2, view_span(key.batch_dims, key.batch, key.m, key.n, key.c_stride))))
+    return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory for a bf16 result");
   dnnl_memory_set_data_handle(e->a, (void *)a);
   dnnl_memory_set_data_handle(e->b, (void *)b);
-  dnnl_memory_set_data_handle(e->c, c);
+  dnnl_memory_set_data_handle(e->c, c_out);
   dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
   int nargs = 3;
   if (key.with_bias) {
@@ -289,6 +319,7 @@ int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, 
   if (dnnl_primitive_execute(e->prim, ctx->stream, nargs, args) != dnnl_success ||
       dnnl_stream_wait(ctx->stream) != dnnl_success)
     return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN execution failed");
+  if (c_out != c) narrow_view(&key, c_out, c);
   return BERT_OK;
 }
 
@@ -312,15 +343,16 @@ static bert_gemm_desc linear_desc(bert_precision p, int64_t rows, int64_t in, in
 
 int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
                         const void *x, const void *w, const float *bias, float *y, bert_error *err) {
-  return bert_linear_forward_post(ctx, p, rows, in, out, x, w, bias, BERT_POST_NONE, NULL, y, err);
+  return bert_linear_forward_post(ctx, p, rows, in, out, x, w, bias, BERT_POST_NONE, NULL, y, 0, err);
 }
 
 int bert_linear_forward_post(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
                              int64_t out, const void *x, const void *w, const float *bias,
-                             bert_post post, const float *addend, float *y, bert_error *err) {
+                             bert_post post, const float *addend, void *y, int y_bf16, bert_error *err) {
   bert_gemm_desc d = linear_desc(p, rows, in, out);
   d.with_bias = bias != NULL;
   d.post = post;
+  d.c_bf16 = y_bf16;
   bert_gemm_args extra = {addend, NULL, 0};
   return bert_gemm_ex(ctx, &d, x, w, bias, y, &extra, err);
 }
@@ -396,17 +428,8 @@ void bert_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db) 
 }
 
 void bert_to_bf16(const float *src, uint16_t *dst, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= 65536)
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t bits;
-    memcpy(&bits, &src[i], 4);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) {
-      dst[i] = (uint16_t)((bits >> 16) | 0x40); /* keep NaN a NaN */
-    } else {
-      bits += 0x7fffu + ((bits >> 16) & 1u);
-      dst[i] = (uint16_t)(bits >> 16);
-    }
-  }
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (int64_t i = 0; i < n; i++) dst[i] = bert_bf16_round(src[i]);
 }
 
 float bert_bf16_to_float(uint16_t v) {

@@ -37,11 +37,13 @@ typedef struct bert_gemm_desc {
   int64_t m, n, k;
   int64_t a_stride[4];     /* A is [batch..., m, k] */
   int64_t b_stride[4];     /* B is [batch..., k, n] */
-  int64_t c_stride[4];     /* C is [batch..., m, n], always f32 */
+  int64_t c_stride[4];     /* C is [batch..., m, n] */
   bert_precision operands; /* element type of A and B */
   int with_bias;           /* bias is f32 [n] (2-D products only) */
   int accumulate;          /* C += A·B instead of C = A·B */
   bert_post post;
+  int c_bf16;              /* C is bf16 (uint16_t), rounded from the f32 result; bf16 operands only,
+                              no accumulation: the operand of a next bf16 product, written once */
 } bert_gemm_desc;
 
 /* The run-time operands beyond A, B, bias and C. */
@@ -52,18 +54,19 @@ typedef struct bert_gemm_args {
 } bert_gemm_args;
 
 int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
-              const float *bias, float *c, bert_error *err);
+              const float *bias, void *c, bert_error *err);
 int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
-                 const float *bias, float *c, const bert_gemm_args *args, bert_error *err);
+                 const float *bias, void *c, const bert_gemm_args *args, bert_error *err);
 
 /* The three products of a linear layer y = x Wᵀ + b with W stored [out, in] (HuggingFace layout).
  * In bf16 mode x, w, dy are bf16 arrays (uint16_t). */
 int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
                         const void *x, const void *w, const float *bias, float *y, bert_error *err);
-/* y = post(x Wᵀ + b), post being BERT_POST_GELU_* or BERT_POST_ADD of `addend` [rows, out]. */
+/* y = post(x Wᵀ + b), post being BERT_POST_GELU_* or BERT_POST_ADD of `addend` [rows, out];
+ * y_bf16 (bf16 operands only): y is a bf16 array. */
 int bert_linear_forward_post(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
                              int64_t out, const void *x, const void *w, const float *bias,
-                             bert_post post, const float *addend, float *y, bert_error *err);
+                             bert_post post, const float *addend, void *y, int y_bf16, bert_error *err);
 
 /* An int8 linear layer: x quantized (u8 with a zero point, see tensor/quantize), W [out, in] s8
  * with per-row scales w_scale[out]; y = post(x_scale · w_scale · Σ (x - zero) W + b). */

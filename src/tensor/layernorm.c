@@ -2,9 +2,11 @@
 
 #include <math.h>
 
+#include "tensor/vmath.h"
+
 /* Two passes in float with vector reductions: mean, then the centred variance (no cancellation). */
 static void normalise_row(const float *x, int64_t dim, const float *gamma, const float *beta, float eps, float *y,
-                          float *mean, float *rstd) {
+                          uint16_t *y_bf16, float *mean, float *rstd) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < dim; j++) sum += x[j];
@@ -18,15 +20,26 @@ static void normalise_row(const float *x, int64_t dim, const float *gamma, const
   float rs = 1.0f / sqrtf(var / (float)dim + eps);
 #pragma omp simd
   for (int64_t j = 0; j < dim; j++) y[j] = (x[j] - mu) * rs * gamma[j] + beta[j];
+  if (y_bf16) {
+#pragma omp simd
+    for (int64_t j = 0; j < dim; j++) y_bf16[j] = bert_bf16_round(y[j]);
+  }
   *mean = mu;
   *rstd = rs;
 }
 
 void bert_layernorm_forward(int64_t rows, int64_t dim, const float *x, const float *gamma,
                             const float *beta, float eps, float *y, float *mean, float *rstd) {
+  bert_layernorm_forward_bf16(rows, dim, x, gamma, beta, eps, y, NULL, mean, rstd);
+}
+
+void bert_layernorm_forward_bf16(int64_t rows, int64_t dim, const float *x, const float *gamma,
+                                 const float *beta, float eps, float *y, uint16_t *y_bf16, float *mean,
+                                 float *rstd) {
 #pragma omp parallel for schedule(static) if (rows * dim >= 16384)
   for (int64_t r = 0; r < rows; r++)
-    normalise_row(x + r * dim, dim, gamma, beta, eps, y + r * dim, mean + r, rstd + r);
+    normalise_row(x + r * dim, dim, gamma, beta, eps, y + r * dim, y_bf16 ? y_bf16 + r * dim : NULL, mean + r,
+                  rstd + r);
 }
 
 static void input_grad_row(const float *dy, const float *x, float mu, float rs, const float *gamma, int64_t dim,

@@ -40,6 +40,15 @@ static inline float bert_verf(float x) {
   return a < 0.5f ? small : big;
 }
 
+/* float -> bf16, round to nearest even (NaN stays NaN); vectorises inside `omp simd` loops. */
+static inline uint16_t bert_bf16_round(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, 4);
+  uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  uint32_t nan = (bits >> 16) | 0x40u;
+  return (uint16_t)((bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
 static inline float bert_vtanh(float x) {
   /* tanh(x) = 1 - 2 / (exp(2x) + 1), with an odd polynomial near 0 where that cancels. */
   float x2 = x * x;

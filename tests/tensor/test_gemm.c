@@ -125,7 +125,7 @@ static void test_post_ops(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, in
   float *g = malloc(sizeof(float) * rows * out);
   static const bert_post posts[] = {BERT_POST_GELU_ERF, BERT_POST_GELU_TANH, BERT_POST_ADD};
   for (int t = 0; t < 3; t++) {
-    CHECK(bert_linear_forward_post(ctx, p, rows, in, out, xo, wo, b, posts[t], r, y, &err) == 0);
+    CHECK(bert_linear_forward_post(ctx, p, rows, in, out, xo, wo, b, posts[t], r, y, 0, &err) == 0);
     if (posts[t] == BERT_POST_ADD)
       for (int64_t i = 0; i < rows * out; i++) g[i] = ref[i] + r[i];
     else
@@ -135,6 +135,43 @@ static void test_post_ops(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, in
               (long long)rows, (long long)in, (long long)out, e);
   }
   free(x), free(w), free(b), free(r), free(y), free(ref), free(xb), free(wb), free(g);
+}
+
+/* A bf16 result is the f32 result rounded (within one bf16 step where native kernels sum in
+ * another order), and a strided bf16 result touches only its view: here the first half of the
+ * columns of each row, the other half keeps its sentinel. */
+static void test_bf16_result(bert_gemm_ctx *ctx) {
+  enum { M = 24, K = 40, N = 16 };
+  bert_error err = {0};
+  float x[M * K], w[N * K], b[N], ref[M * N];
+  uint16_t xb[M * K], wb[N * K], y[M * 2 * N];
+  fill(x, M * K, 31), fill(w, N * K, 32), fill(b, N, 33);
+  bert_to_bf16(x, xb, M * K), bert_to_bf16(w, wb, N * K);
+  for (int i = 0; i < M * K; i++) x[i] = bert_bf16_to_float(xb[i]);
+  for (int i = 0; i < N * K; i++) w[i] = bert_bf16_to_float(wb[i]);
+  naive_linear(M, K, N, x, w, b, ref);
+  for (int i = 0; i < M * 2 * N; i++) y[i] = 0x7777;
+  bert_gemm_desc d;
+  memset(&d, 0, sizeof d);
+  d.m = M, d.n = N, d.k = K, d.operands = BERT_BF16, d.with_bias = 1, d.c_bf16 = 1;
+  d.a_stride[2] = K, d.a_stride[3] = 1, d.b_stride[2] = 1, d.b_stride[3] = K;
+  d.c_stride[2] = 2 * N, d.c_stride[3] = 1;
+  CHECK(bert_gemm(ctx, &d, xb, wb, b, y, &err) == 0);
+  int sentinel = 1;
+  double worst = 0;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < 2 * N; j++) {
+      if (j >= N) {
+        sentinel &= y[i * 2 * N + j] == 0x7777;
+        continue;
+      }
+      float got = bert_bf16_to_float(y[i * 2 * N + j]), want = ref[i * N + j];
+      worst = fmax(worst, fabs(got - want) / fmax(fabs(want), 1e-3));
+    }
+  CHECK_MSG(worst <= 1.0 / 128, "bf16 result off by %g (more than one bf16 step)", worst);
+  CHECK_MSG(sentinel, "a strided bf16 result wrote outside its view");
+  d.accumulate = 1;
+  CHECK(bert_gemm(ctx, &d, xb, wb, b, y, &err) == BERT_EINVAL);
 }
 
 /* The int8 product is exact: y = x_scale · w_scale[j] · Σ (q - zero) W_q + b, recomputed with integers;
@@ -192,6 +229,7 @@ int main(void) {
   test_per_head(ctx);
   test_post_ops(ctx, BERT_FP32, 37, 64, 96);
   test_post_ops(ctx, BERT_BF16, 16, 48, 40);
+  test_bf16_result(ctx);
   test_int8(ctx, 33, 64, 48);
   test_int8(ctx, 128, 256, 96);
   test_int8(ctx, 1, 768, 5);
