@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# bench/model.sh: the model speed benchmark of issue 2 against its peers, at the same thread count:
+# bench/model.sh: the model speed benchmark of issues 2 and 11 against its peers, at the same
+# thread count, in fp32, bf16 and int8 (inference):
+#   0. a short probe run of bench_model with ONEDNN_VERBOSE=1 (one iteration per workload): which
+#      ISA and kernels oneDNN really dispatched, kept in onednn_verbose.txt (the timed run below is
+#      not verbose: printing a line per primitive would slow the small model down),
 #   1. bench_model (our C benchmark, bench/model.c),
 #   2. PyTorch (bench/peers/torch_bert.py, Debian's python3-torch run as /usr/bin/python3 with the
-#      OpenMP OpenBLAS first in its library path), which also exports the model to ONNX,
-#   3. ONNX Runtime (bench/peers/ort_bert.js, npm onnxruntime-node, CPU provider), inference only,
+#      OpenMP OpenBLAS first in its library path; int8 = torch's dynamic quantization), which also
+#      exports the model to ONNX; bench/peers/onnx_quantize.py (Debian's python3-onnx) makes the
+#      dynamic int8 ONNX model of it,
+#   3. ONNX Runtime (bench/peers/ort_bert.js, npm onnxruntime-node, CPU provider), fp32 and int8
+#      inference only,
 # one after the other, then a table of our figures beside theirs with the ratios and the targets.
 #
-#   bench/model.sh [--threads N] [--quick] [--model base|tiny|all] [--precision fp32|bf16|all]
+#   bench/model.sh [--threads N] [--quick] [--model base|tiny|all] [--precision fp32|bf16|int8|all]
 #                  [--iters N] [--budget S] [--profile] [--no-memory] [--skip-peers] [--no-build]
 #                  [--force-bf16]
 # --profile adds bench_model's per-shape oneDNN table and kernel micro-benchmarks; --force-bf16
 # makes PyTorch run BERT-base in bf16 even where its bf16 matmul is a slow fallback (no native
-# bf16 on the CPU: many minutes).
+# bf16 on the CPU: many minutes). --precision all = fp32, bf16 and int8.
 # Builds bench_model in $BUILD (default build) first; logs and the table are kept in
 # $BUILD/bench/model-<date>/. The ONNX files go to a temporary directory removed at exit.
 set -euo pipefail
@@ -23,20 +30,27 @@ common=()      # options every benchmark takes
 ours=()        # options of bench_model only
 torch_only=()  # options of torch_bert.py only
 peers=1 build=1
+precision=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --quick) common+=(--quick); shift ;;
-    --model|--precision|--iters|--budget) common+=("$1" "$2"); shift 2 ;;
+    --precision)
+      case "$2" in fp32|bf16|int8|all) ;; *) echo "model.sh: unknown precision '$2' (fp32|bf16|int8|all)" >&2; exit 2 ;; esac
+      precision=$2; common+=("$1" "$2"); shift 2 ;;
+    --model|--iters|--budget) common+=("$1" "$2"); shift 2 ;;
     --profile|--no-memory) ours+=("$1"); shift ;;
     --force-bf16) torch_only+=(--force-bf16); shift ;;
     --skip-peers) peers=0; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "model.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
-# ORT is fp32 inference only: it takes no --precision
+# ORT runs fp32 and int8 inference (no bf16): it needs the ONNX export unless only bf16 is wanted
+want_ort=1 want_int8=0
+[ "$precision" = bf16 ] && want_ort=0
+case "$precision" in int8|all) want_int8=1 ;; esac
 ort_opts=()
 for ((i = 0; i < ${#common[@]}; i++)); do
   case "${common[i]}" in
@@ -44,10 +58,7 @@ for ((i = 0; i < ${#common[@]}; i++)); do
     *) ort_opts+=("${common[i]}") ;;
   esac
 done
-want_fp32=1
-for ((i = 0; i < ${#common[@]}; i++)); do
-  [ "${common[i]}" = --precision ] && [ "${common[i+1]}" = bf16 ] && want_fp32=0
-done
+ort_opts+=(--precision "$precision")
 
 start=$(date +%s)
 logs="$BUILD/bench/model-$(date +%Y%m%d-%H%M%S)"
@@ -71,7 +82,7 @@ if [ "$peers" = 1 ]; then
   else
     echo "model.sh: /usr/bin/python3 has no torch (Debian python3-torch): PyTorch and ONNX Runtime peers skipped" >&2
   fi
-  if [ "$have_torch" = 1 ] && [ "$want_fp32" = 1 ] && command -v node >/dev/null && command -v npm >/dev/null; then
+  if [ "$have_torch" = 1 ] && [ "$want_ort" = 1 ] && command -v node >/dev/null && command -v npm >/dev/null; then
     if [ ! -d bench/peers/node_modules/onnxruntime-node ]; then
       echo "model.sh: installing onnxruntime-node into bench/peers/node_modules" >&2
       (cd bench/peers && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >&2) ||
@@ -82,18 +93,33 @@ if [ "$peers" = 1 ]; then
     else
       echo "model.sh: onnxruntime-node does not load: ONNX Runtime peer skipped" >&2
     fi
-  elif [ "$have_torch" = 1 ] && [ "$want_fp32" = 1 ]; then
+  elif [ "$have_torch" = 1 ] && [ "$want_ort" = 1 ]; then
     echo "model.sh: node/npm missing: ONNX Runtime peer skipped" >&2
+  fi
+  if [ "$have_ort" = 1 ] && [ "$want_int8" = 1 ] && ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    echo "model.sh: /usr/bin/python3 has no onnx (Debian python3-onnx): ONNX Runtime int8 skipped" >&2
+    want_int8=0
   fi
 fi
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 blas_dir=/usr/lib/$multiarch/openblas-openmp
 [ -d "$blas_dir" ] || { echo "model.sh: $blas_dir missing (libopenblas0-openmp): PyTorch's fp32 runs slower" >&2; blas_dir=; }
 
+# ---- which ISA oneDNN dispatches: a verbose probe run, one iteration per workload ----
+# Only the verbose lines are kept (its RESULT lines, of single iterations, must not reach the table).
+echo "== oneDNN probe: ONEDNN_VERBOSE=1 $BUILD/bench/bench_model --threads $threads ${common[*]} --iters 1 --budget 0 --no-memory"
+ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 OMP_NUM_THREADS=$threads "$BUILD/bench/bench_model" --threads "$threads" \
+  "${common[@]}" --iters 1 --budget 0 --no-memory >"$tmp/probe.txt" 2>&1 ||
+  echo "model.sh: the oneDNN probe run failed (exit $?): see the kernels below for what it got to" >&2
+grep -E '^(onednn|dnnl)_verbose,' "$tmp/probe.txt" >"$logs/onednn_verbose.txt" || true
+/usr/bin/python3 bench/model_report.py --onednn "$logs/onednn_verbose.txt"
+echo
+
 # ---- runs, one after the other ----
 echo "== bertc: $BUILD/bench/bench_model --threads $threads ${common[*]} ${ours[*]}"
 OMP_NUM_THREADS=$threads "$BUILD/bench/bench_model" --threads "$threads" "${common[@]}" "${ours[@]}" |
-  tee "$logs/bertc.txt"
+  tee "$logs/bertc.txt" ||
+  echo "model.sh: bench_model failed (exit $?): its figures are missing from the table" >&2
 
 if [ "$have_torch" = 1 ]; then
   export_opts=()
@@ -105,6 +131,17 @@ if [ "$have_torch" = 1 ]; then
     tee "$logs/torch.txt"
 fi
 
+if [ "$have_ort" = 1 ] && [ "$want_int8" = 1 ]; then
+  echo
+  echo "== ONNX dynamic int8: bench/peers/onnx_quantize.py TMP/<model>.onnx"
+  for f in "$tmp"/*.onnx; do
+    case "$f" in *.int8.onnx) continue ;; esac
+    [ -f "$f" ] || continue
+    /usr/bin/python3 bench/peers/onnx_quantize.py "$f" 2>&1 | tee -a "$logs/onnx_quantize.txt" ||
+      echo "model.sh: onnx_quantize.py failed on $f: no ONNX Runtime int8 for it" >&2
+  done
+fi
+
 if [ "$have_ort" = 1 ]; then
   echo
   echo "== ONNX Runtime: bench/peers/ort_bert.js --threads $threads ${ort_opts[*]}"
@@ -113,7 +150,7 @@ if [ "$have_ort" = 1 ]; then
 fi
 
 echo
-reports=("$logs/bertc.txt")
+reports=("$logs/bertc.txt" "$logs/onednn_verbose.txt")
 [ -f "$logs/torch.txt" ] && reports+=("$logs/torch.txt")
 [ -f "$logs/ort.txt" ] && reports+=("$logs/ort.txt")
 /usr/bin/python3 bench/model_report.py "${reports[@]}" | tee "$logs/table.txt"

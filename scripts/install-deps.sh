@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config libdnnl-dev libutf8proc-dev libyaml
             libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libbz2-dev libopenmpi-dev openmpi-bin)
 test_pkgs=(python3-torch python3-numpy python3-requests)
 # node + npm (onnxruntime-node peer) come with the machine; bench/ checks for them.
-bench_pkgs=(python3-torch python3-numpy libopenblas0-openmp hyperfine time)
+bench_pkgs=(python3-torch python3-numpy python3-onnx libopenblas0-openmp hyperfine time)
 
 want=("${build_pkgs[@]}")
 for arg in "$@"; do

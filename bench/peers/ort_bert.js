@@ -2,7 +2,12 @@
 // exported by `torch_bert.py --export-onnx DIR` as DIR/<model>.onnx, fp32) on the CPU execution
 // provider with intraOpNumThreads = N, at batch 1 and 8, sequence 128.
 //   node bench/peers/ort_bert.js --dir DIR [--threads N] [--model base|tiny|all] [--quick]
-//                                [--iters N] [--budget S] [--seq L] [--batches 1,8] [--padded]
+//                                [--precision fp32|int8|all] [--iters N] [--budget S] [--seq L]
+//                                [--batches 1,8] [--padded]
+// --precision int8 (or all: fp32 then int8) runs DIR/<model>.int8.onnx, the dynamic int8 model of
+// bench/peers/onnx_quantize.py (MatMulInteger + DynamicQuantizeLinear, which ORT fuses), and
+// prints how far its outputs are from the fp32 model's on the same inputs (a printed line, not a
+// check). bf16 has no ORT run. Default: fp32.
 // bench/squad.sh runs it on the QA model of `torch_squad.py --export-onnx DIR` (DIR/base.onnx)
 // with --seq 384 --batches 1,16; --padded gives feature f the attention mask of its first
 // 150 + (97 f mod 235) tokens, as bench/squad.c --padded.
@@ -22,7 +27,7 @@ const CONFIGS = {
 
 function parseArgs(argv) {
   const a = { dir: null, threads: os.cpus().length, model: 'all', quick: false, iters: 0, budget: -1,
-    seq: 128, batches: [1, 8], padded: false };
+    seq: 128, batches: [1, 8], padded: false, precision: 'fp32' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     if (k === '--dir') a.dir = v, i++;
@@ -34,11 +39,14 @@ function parseArgs(argv) {
     else if (k === '--seq') a.seq = parseInt(v, 10), i++;
     else if (k === '--batches') a.batches = v.split(',').map((x) => parseInt(x, 10)), i++;
     else if (k === '--padded') a.padded = true;
-    else if (k === '--precision') i++; // fp32 only: accepted for symmetry with the other benches
+    else if (k === '--precision') a.precision = v, i++;
     else throw new Error(`ort_bert.js: unknown option ${k}`);
   }
   if (!a.dir) throw new Error('ort_bert.js: --dir DIR (where torch_bert.py --export-onnx wrote the models) is required');
   if (a.budget < 0) a.budget = a.quick ? 12 : 40;
+  const precs = { fp32: ['fp32'], int8: ['int8'], all: ['fp32', 'int8'], bf16: [] };
+  if (!(a.precision in precs)) throw new Error(`ort_bert.js: unknown precision ${a.precision} (fp32|int8|all)`);
+  a.precisions = precs[a.precision];
   return a;
 }
 
@@ -100,24 +108,65 @@ function median(v) {
   return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
-async function bench(model, a) {
-  const c = CONFIGS[model];
-  const file = path.join(a.dir, `${model}.onnx`);
-  if (!fs.existsSync(file)) {
-    console.log(`\n[${model} fp32] ${file} missing: skipped`);
-    console.log(`RESULT impl=ort model=${model} precision=fp32 workload=all status=missing`);
-    return;
-  }
-  const t0 = process.hrtime.bigint();
-  const session = await ort.InferenceSession.create(file, {
+function modelFile(a, model, prec) {
+  return path.join(a.dir, prec === 'int8' ? `${model}.int8.onnx` : `${model}.onnx`);
+}
+
+function createSession(file, a) {
+  return ort.InferenceSession.create(file, {
     executionProviders: ['cpu'],
     intraOpNumThreads: a.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
+}
+
+// The int8 model's outputs (session s8) against the fp32 model's on the same inputs (batch: the
+// largest of --batches): max |difference|, max |fp32| and the relative L2 error, per output.
+// Printed only, after the timings.
+async function compareInt8(model, a, s8) {
+  const f32 = modelFile(a, model, 'fp32');
+  if (!fs.existsSync(f32)) {
+    console.log(`  int8 vs fp32: ${f32} missing: no comparison`);
+    return;
+  }
+  const bs = Math.max(...a.batches), feeds = inputs(CONFIGS[model], a, bs);
+  const s32 = await createSession(f32, a);
+  const r32 = await s32.run(feeds), r8 = await s8.run(feeds);
+  const parts = [], fields = [];
+  for (const name of s32.outputNames) {
+    const x = r32[name].data, y = r8[name].data;
+    let maxd = 0, maxr = 0, d2 = 0, r2 = 0;
+    for (let i = 0; i < x.length; i++) {
+      const d = y[i] - x[i];
+      maxd = Math.max(maxd, Math.abs(d));
+      maxr = Math.max(maxr, Math.abs(x[i]));
+      d2 += d * d;
+      r2 += x[i] * x[i];
+    }
+    const rel = r2 > 0 ? Math.sqrt(d2 / r2) : 0;
+    parts.push(`${name} max |diff| ${maxd.toFixed(4)} (max |fp32| ${maxr.toFixed(3)}), relative L2 error ${(100 * rel).toFixed(2)}%`);
+    fields.push(`${name}_max_abs=${maxd.toFixed(5)} ${name}_rel_l2=${rel.toFixed(5)}`);
+  }
+  console.log(`  int8 vs fp32 (batch ${bs}, same inputs): ${parts.join('; ')}`);
+  console.log(`RESULT impl=ort model=${model} precision=int8 workload=accuracy_vs_fp32 ${fields.join(' ')}`);
+  await s32.release();
+}
+
+async function bench(model, prec, a) {
+  const c = CONFIGS[model];
+  const file = modelFile(a, model, prec);
+  if (!fs.existsSync(file)) {
+    console.log(`\n[${model} ${prec}] ${file} missing: skipped`);
+    console.log(`RESULT impl=ort model=${model} precision=${prec} workload=all status=missing`);
+    return;
+  }
+  const t0 = process.hrtime.bigint();
+  const session = await createSession(file, a);
   const loadS = Number(process.hrtime.bigint() - t0) * 1e-9;
-  console.log(`\n[${model} fp32] ${c.title} in ONNX Runtime ${ort.env.versions.node} (CPU EP, ${a.threads} intra-op threads; session ${loadS.toFixed(1)} s)`);
+  const what = prec === 'int8' ? ', dynamic int8 (bench/peers/onnx_quantize.py)' : '';
+  console.log(`\n[${model} ${prec}] ${c.title} in ONNX Runtime ${ort.env.versions.node}${what} (CPU EP, ${a.threads} intra-op threads; session ${loadS.toFixed(1)} s)`);
   const big = model === 'base', flops = forwardFlops(c, a.seq);
   for (const bs of a.batches) {
     const feeds = inputs(c, a, bs);
@@ -137,7 +186,14 @@ async function bench(model, a) {
     const med = median(times), seqS = bs / med, gf = flops * seqS * 1e-9;
     const noisy = others >= 0.1 ? `  NOISY: other processes used ${(100 * others).toFixed(0)}% of the CPU time` : '';
     console.log(`  infer_b${bs}   ${seqS.toFixed(2).padStart(8)} seq/s  ${(med * 1e3).toFixed(1).padStart(9)} ms/batch (median of ${times.length})  ${gf.toFixed(1).padStart(6)} GFLOP/s${noisy}`);
-    console.log(`RESULT impl=ort model=${model} precision=fp32 workload=infer_b${bs} seq_s=${seqS.toFixed(4)} gflops=${gf.toFixed(2)} iters=${times.length} others_cpu=${others.toFixed(3)}`);
+    console.log(`RESULT impl=ort model=${model} precision=${prec} workload=infer_b${bs} seq_s=${seqS.toFixed(4)} gflops=${gf.toFixed(2)} iters=${times.length} others_cpu=${others.toFixed(3)}`);
+  }
+  if (prec === 'int8') {
+    try {
+      await compareInt8(model, a, session);
+    } catch (e) {
+      console.log(`  int8 vs fp32: comparison failed: ${e.message}`);
+    }
   }
   await session.release();
 }
@@ -147,12 +203,15 @@ async function main() {
   const models = a.model === 'all' ? ['base', 'tiny'] : [a.model];
   const start = Date.now();
   console.log(`ONNX Runtime (onnxruntime-node ${ort.env.versions.node}), node ${process.version}`);
+  if (!a.precisions.length) console.log(`no ONNX Runtime run in ${a.precision} (fp32 and int8 only)`);
   for (const m of models) {
-    try {
-      await bench(m, a);
-    } catch (e) {
-      console.log(`  ${m}: failed: ${e.message}`);
-      console.log(`RESULT impl=ort model=${m} precision=fp32 workload=all status=error`);
+    for (const prec of a.precisions) {
+      try {
+        await bench(m, prec, a);
+      } catch (e) {
+        console.log(`  ${m} ${prec}: failed: ${e.message}`);
+        console.log(`RESULT impl=ort model=${m} precision=${prec} workload=all status=error`);
+      }
     }
   }
   console.log(`\nort_bert: done in ${((Date.now() - start) / 1000).toFixed(0)} s`);

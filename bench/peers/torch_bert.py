@@ -4,7 +4,10 @@ workloads at the same thread count:
   - inference (encoder + pooler, eval mode, torch.inference_mode) at batch 1 and 8;
   - a training step at micro-batch 8: zero_grad + forward + backward of MLM at 20 gathered
     positions + NSP, dropout 0.1 on, no optimizer step;
-in fp32 and in bf16 (torch.autocast(device_type="cpu", dtype=torch.bfloat16)).
+in fp32 and in bf16 (torch.autocast(device_type="cpu", dtype=torch.bfloat16)), and inference only in
+int8: PyTorch's dynamic quantization (torch.quantization.quantize_dynamic of every nn.Linear, qint8
+weights per tensor, activations quantized per batch at run time; quantized engine fbgemm where this
+build has it, else the best one it has, printed).
 With --export-onnx DIR it also writes DIR/<model>.onnx (fp32 encoder + pooler, dynamic batch axis,
 opset 14) for bench/peers/ort_bert.js.
 
@@ -194,15 +197,42 @@ def report(model, prec, workload, seqs, flops, med, n, others):
           f"gflops={flops * seq_s * 1e-9:.2f} iters={n} others_cpu={others:.3f}", flush=True)
 
 
-def gemm_probe(dtype):
-    """GFLOP/s of one [256 x 768] x [768 x 768] product (small: bf16 may run at ~1 GFLOP/s)."""
-    x, w = torch.randn(256, 768).to(dtype), torch.randn(768, 768).to(dtype)
+def pick_quantized_engine():
+    """fbgemm (x86) if this build has it, else x86 / onednn / qnnpack, whichever comes first.
+    Returns (engine, supported engines)."""
+    supported = [e for e in torch.backends.quantized.supported_engines if e != "none"]
+    for e in ("fbgemm", "x86", "onednn", "qnnpack"):
+        if e in supported:
+            torch.backends.quantized.engine = e
+            return e, supported
+    return torch.backends.quantized.engine, supported
+
+
+def quantize_int8(net):
+    """A copy of `net` with every nn.Linear replaced by a dynamically quantized one (qint8)."""
+    return torch.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
+
+
+def gemm_probe(prec):
+    """GFLOP/s of one [256 x 768] x [768 x 768] product (small: bf16 may run at ~1 GFLOP/s); int8
+    is a dynamically quantized nn.Linear (activation quantization included). `prec` is "fp32", "bf16",
+    "int8" or a torch dtype (as bench/peers/torch_squad.py passes)."""
+    if isinstance(prec, torch.dtype):
+        prec = "bf16" if prec == torch.bfloat16 else "fp32"
+    if prec == "int8":
+        lin = quantize_int8(nn.Sequential(nn.Linear(768, 768, bias=False)).eval())
+        x = torch.randn(256, 768)
+        fn = lambda: lin(x)  # noqa: E731
+    else:
+        dtype = torch.float32 if prec == "fp32" else torch.bfloat16
+        x, w = torch.randn(256, 768).to(dtype), torch.randn(768, 768).to(dtype)
+        fn = lambda: F.linear(x, w)  # noqa: E731
     with torch.inference_mode():
-        F.linear(x, w)
+        fn()
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
-            F.linear(x, w)
+            fn()
             times.append(time.perf_counter() - t0)
     return 2 * 256 * 768 * 768 / statistics.median(times) * 1e-9
 
@@ -219,9 +249,22 @@ def bench(model, prec, args, slow_bf16=False):
     ids, types, mask, mpos, mlab, nsp = make_inputs(cfg["vocab"], 8)
     f_inf, f_pre = forward_flops(cfg, False), forward_flops(cfg, True)
     autocast = (lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)) if prec == "bf16" else None
-    print(f"\n[{model} {prec}] {cfg['title']} in PyTorch {torch.__version__}", flush=True)
+    what = f", dynamic int8 ({torch.backends.quantized.engine} engine)" if prec == "int8" else ""
+    print(f"\n[{model} {prec}] {cfg['title']} in PyTorch {torch.__version__}{what}", flush=True)
 
     net.eval()
+    if prec == "int8":
+        fp32_net, net = net, quantize_int8(net)
+        with torch.inference_mode():  # how far the int8 outputs are from fp32 (printed, not checked)
+            ref, out = fp32_net.encode(ids, types, mask), net.encode(ids, types, mask)
+        fields = []
+        for name, r, o in zip(("sequence_output", "pooled_output"), ref, out):
+            d, rel = (o - r).abs().max(), (o - r).norm() / r.norm()
+            print(f"  int8 vs fp32 {name} (batch 8): max |diff| {d:.4f} (max |fp32| {r.abs().max():.3f}), "
+                  f"relative L2 error {rel:.2%}", flush=True)
+            fields.append(f"{name}_max_abs={d:.5f} {name}_rel_l2={rel:.5f}")
+        print(f"RESULT impl=torch model={model} precision=int8 workload=accuracy_vs_fp32 {' '.join(fields)}", flush=True)
+        del fp32_net
     for bs in (1, 8):
         def infer():
             with torch.inference_mode():
@@ -233,7 +276,7 @@ def bench(model, prec, args, slow_bf16=False):
         med, n, others = time_it(infer, wu + (bs == 1), it1 if bs == 1 else it8, args.budget)
         report(model, prec, f"infer_b{bs}", bs, f_inf, med, n, others)
 
-    if args.skip_train:
+    if args.skip_train or prec == "int8":  # int8 is inference only
         return
     net.train()
 
@@ -275,7 +318,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", choices=["base", "tiny", "all"], default="all")
-    ap.add_argument("--precision", choices=["fp32", "bf16", "all"], default="all")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "int8", "all"], default="all",
+                    help="all = fp32, bf16 and int8 (int8: inference only)")
     ap.add_argument("--iters", type=int, default=0)
     ap.add_argument("--budget", type=float, default=-1, help="seconds of timed iterations per workload")
     ap.add_argument("--skip-train", action="store_true")
@@ -288,7 +332,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     models = ["base", "tiny"] if args.model == "all" else [args.model]
-    precs = ["fp32", "bf16"] if args.precision == "all" else [args.precision]
+    precs = ["fp32", "bf16", "int8"] if args.precision == "all" else [args.precision]
     blas = "?"
     try:
         with open("/proc/self/maps") as f:
@@ -298,12 +342,16 @@ def main():
         pass
     print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} thread(s), mkldnn "
           f"{torch.backends.mkldnn.is_available()}, BLAS {blas}", flush=True)
+    if "int8" in precs:
+        engine, supported = pick_quantized_engine()
+        print(f"PyTorch int8: dynamic quantization on the {engine} quantized engine (this build has: "
+              f"{', '.join(supported) or 'none'})", flush=True)
     start = time.perf_counter()
-    probe = {p: gemm_probe(torch.float32 if p == "fp32" else torch.bfloat16) for p in precs}
+    probe = {p: gemm_probe(p) for p in precs}
     for p, g in probe.items():
         print(f"PyTorch {p} GEMM probe 256 x 768 x 768: {g:.1f} GFLOP/s", flush=True)
         print(f"RESULT impl=torch model=- precision={p} workload=gemm_probe gflops={g:.2f}", flush=True)
-    slow_bf16 = "bf16" in probe and probe["bf16"] < 0.25 * probe.get("fp32", gemm_probe(torch.float32))
+    slow_bf16 = "bf16" in probe and probe["bf16"] < 0.25 * probe.get("fp32", gemm_probe("fp32"))
     if slow_bf16:
         print("PyTorch bf16 has no fast kernel on this CPU (its bf16 matmul is a slow fallback): BERT-base bf16 "
               "would take many minutes and is skipped unless --force-bf16", flush=True)
