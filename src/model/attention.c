@@ -118,7 +118,7 @@ int bert_attention_forward(bert_model *m, bert_workspace *ws, const bert_batch *
   bert_attention_softmax_forward(s.B, s.nh, s.L, 1.0f / sqrtf((float)s.d), &mask, a->probs);
   const float *dropped = a->probs;
   if (p > 0.0f) {
-    bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_PROBS), p, P, a->probs, ws->probs_dropped);
+    bert_model_dropout_forward(ws, layer, BERT_SITE_ATTN_PROBS, p, P, a->probs, ws->probs_dropped, a->probs_keep);
     dropped = ws->probs_dropped;
   }
   const void *probs = dropped;
@@ -137,11 +137,10 @@ int bert_attention_backward(bert_model *m, bert_workspace *ws, const bert_batch 
   bert_layer_acts *a = &ws->layers[layer];
   int64_t P = s.B * s.nh * s.L * s.L;
   float p = ws->dropout_on ? m->config.attention_probs_dropout_prob : 0.0f;
-  bert_rng site = bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_PROBS);
   int bf16 = m->precision == BERT_BF16;
   const void *qkv = a->qkv, *dctx = d_ctx, *dropped = a->probs;
   if (p > 0.0f) {
-    bert_dropout_forward(site, p, P, a->probs, ws->probs_dropped);
+    bert_model_dropout_backward(p, P, a->probs_keep, a->probs, ws->probs_dropped); /* the forward's dropped probs */
     dropped = ws->probs_dropped;
   }
   if (bf16) {
@@ -157,7 +156,7 @@ int bert_attention_backward(bert_model *m, bert_workspace *ws, const bert_batch 
     return rc;
   if ((rc = product(m, &s, s.L, s.d, s.L, probs_cols, dropped, ctx_rows, dctx, qkv_out_rows, d_qkv + 2 * s.H, 0, operands(m), err)))
     return rc;
-  if (p > 0.0f) bert_dropout_backward(site, p, P, ws->d_probs, ws->d_probs);
+  if (p > 0.0f) bert_model_dropout_backward(p, P, a->probs_keep, ws->d_probs, ws->d_probs);
   bert_attention_softmax_backward(s.B, s.nh, s.L, 1.0f / sqrtf((float)s.d), a->probs, ws->d_probs);
   /* ∂Q = ∂S · K ; ∂K = ∂Sᵀ · Q in fp32 even in bf16 mode: ∂S = P ⊙ (∂P − ⟨P, ∂P⟩) cancels, and
    * rounding it to bf16 costs more accuracy than these two small products cost time. */

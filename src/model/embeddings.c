@@ -29,8 +29,8 @@ int bert_embeddings_forward(bert_model *m, bert_workspace *ws, const bert_batch 
                               m->config.layer_norm_eps, ws->emb_out, bert_model_bf16_io(m, ws) ? ws->bf16_x : NULL,
                               ws->emb_mean, ws->emb_rstd);
   if (ws->dropout_on)
-    bert_dropout_forward(bert_model_dropout_site(ws, -1, BERT_SITE_EMBEDDINGS),
-                         m->config.hidden_dropout_prob, N * H, ws->emb_out, ws->emb_out);
+    bert_model_dropout_forward(ws, -1, BERT_SITE_EMBEDDINGS, m->config.hidden_dropout_prob, N * H, ws->emb_out,
+                               ws->emb_out, ws->emb_keep);
   return BERT_OK;
 }
 
@@ -38,9 +38,7 @@ void bert_embeddings_backward(bert_model *m, bert_workspace *ws, const bert_batc
   const bert_layout *l = &m->layout;
   int64_t N = (int64_t)b->batch * b->len, H = m->config.hidden_size;
   float *d = ws->d_hidden;
-  if (ws->dropout_on)
-    bert_dropout_backward(bert_model_dropout_site(ws, -1, BERT_SITE_EMBEDDINGS),
-                          m->config.hidden_dropout_prob, N * H, d, d);
+  if (ws->dropout_on) bert_model_dropout_backward(m->config.hidden_dropout_prob, N * H, ws->emb_keep, d, d);
   bert_layernorm_backward(N, H, d, ws->emb_sum, ws->emb_mean, ws->emb_rstd, m->params + l->emb_ln_g,
                           ws->d_a, m->grads + l->emb_ln_g, m->grads + l->emb_ln_b);
   bert_embedding_backward(N, H, b->input_ids, ws->d_a, m->grads + l->word_emb);

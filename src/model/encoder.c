@@ -35,7 +35,7 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
   bert_linear_io attn_out = {.x = a->ctx, .x_bf16 = x16, .y = a->attn_ln_in, .post = residual, .addend = x};
   if ((rc = bert_model_linear(m, ws, N, H, H, o->attn_out_w, o->attn_out_b, &attn_out, err))) return rc;
   if (!fuse_residual) {
-    bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, a->attn_ln_in, a->attn_ln_in);
+    bert_model_dropout_forward(ws, layer, BERT_SITE_ATTN_OUT, p, N * H, a->attn_ln_in, a->attn_ln_in, a->attn_out_keep);
     add_into(N * H, a->attn_ln_in, x, a->attn_ln_in);
   }
   bert_layernorm_forward_bf16(N, H, a->attn_ln_in, m->params + o->attn_ln_g, m->params + o->attn_ln_b,
@@ -55,7 +55,7 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
                             .addend = a->attn_ln_out};
   if ((rc = bert_model_linear(m, ws, N, I, H, o->ffn_out_w, o->ffn_out_b, &ffn_out, err))) return rc;
   if (!fuse_residual) {
-    bert_dropout_forward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, a->ffn_ln_in, a->ffn_ln_in);
+    bert_model_dropout_forward(ws, layer, BERT_SITE_FFN_OUT, p, N * H, a->ffn_ln_in, a->ffn_ln_in, a->ffn_out_keep);
     add_into(N * H, a->ffn_ln_in, a->attn_ln_out, a->ffn_ln_in);
   }
   bert_layernorm_forward_bf16(N, H, a->ffn_ln_in, m->params + o->ffn_ln_g, m->params + o->ffn_ln_b,
@@ -76,7 +76,7 @@ int bert_encoder_layer_backward(bert_model *m, bert_workspace *ws, const bert_ba
   /* output LayerNorm: ∂(ffn_ln_in) -> da; the residual sends it on to attn_ln_out */
   bert_layernorm_backward(N, H, dh, a->ffn_ln_in, a->ffn_ln_mean, a->ffn_ln_rstd, m->params + o->ffn_ln_g,
                           da, g + o->ffn_ln_g, g + o->ffn_ln_b);
-  bert_dropout_backward(bert_model_dropout_site(ws, layer, BERT_SITE_FFN_OUT), p, N * H, da, dt);
+  bert_model_dropout_backward(p, N * H, a->ffn_out_keep, da, dt);
   if ((rc = bert_model_linear_backward(m, ws, N, I, H, dt, a->ffn_act, o->ffn_out_w, o->ffn_out_b, dw, 0, err)))
     return rc;
   bert_gelu_backward(c->hidden_act, N * I, a->ffn_pre, dw, dw);
@@ -85,7 +85,7 @@ int bert_encoder_layer_backward(bert_model *m, bert_workspace *ws, const bert_ba
   /* attention LayerNorm: ∂(attn_ln_in) -> dh, which the residual sends on to x */
   bert_layernorm_backward(N, H, da, a->attn_ln_in, a->attn_ln_mean, a->attn_ln_rstd, m->params + o->attn_ln_g,
                           dh, g + o->attn_ln_g, g + o->attn_ln_b);
-  bert_dropout_backward(bert_model_dropout_site(ws, layer, BERT_SITE_ATTN_OUT), p, N * H, dh, dt);
+  bert_model_dropout_backward(p, N * H, a->attn_out_keep, dh, dt);
   if ((rc = bert_model_linear_backward(m, ws, N, H, H, dt, a->ctx, o->attn_out_w, o->attn_out_b, da, 0, err)))
     return rc;
   if ((rc = bert_attention_backward(m, ws, b, layer, da, dw, err))) return rc;

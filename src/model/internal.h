@@ -36,6 +36,11 @@ int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, 
                                int64_t out, const float *dy, const float *x, size_t w_off,
                                size_t b_off, float *dx, int accumulate_dx, bert_error *err);
 
+/* Dropout at a site: the forward keeps the mask in `keep` (training workspaces), the backward
+ * applies it; p == 0 copies (or does nothing in place). */
+void bert_model_dropout_forward(const bert_workspace *ws, int layer, int site, float p, int64_t n, const float *x,
+                                float *y, uint8_t *keep);
+void bert_model_dropout_backward(float p, int64_t n, const uint8_t *keep, const float *dy, float *dx);
 /* Dropout site ids: each place dropout happens draws from its own stream. */
 bert_rng bert_model_dropout_site(const bert_workspace *ws, int layer, int site);
 enum { BERT_SITE_EMBEDDINGS = 0, BERT_SITE_ATTN_PROBS = 1, BERT_SITE_ATTN_OUT = 2, BERT_SITE_FFN_OUT = 3 };

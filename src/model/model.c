@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/internal.h"
+#include "tensor/dropout.h"
 #include "tensor/quantize.h"
 
 int bert_model_create(bert_model *m, const bert_config *cfg, int parts, bert_error *err) {
@@ -135,6 +136,17 @@ void bert_model_sync_bf16(bert_model *m) {
 
 bert_rng bert_model_dropout_site(const bert_workspace *ws, int layer, int site) {
   return bert_rng_child(ws->dropout_rng, (uint64_t)(layer + 1) * 8 + (uint64_t)site);
+}
+
+void bert_model_dropout_forward(const bert_workspace *ws, int layer, int site, float p, int64_t n, const float *x,
+                                float *y, uint8_t *keep) {
+  if (p > 0.0f) bert_dropout_forward_keep(bert_model_dropout_site(ws, layer, site), p, n, x, y, keep);
+  else if (x != y) memcpy(y, x, (size_t)n * sizeof *y);
+}
+
+void bert_model_dropout_backward(float p, int64_t n, const uint8_t *keep, const float *dy, float *dx) {
+  if (p > 0.0f) bert_dropout_apply(p, n, keep, dy, dx);
+  else if (dx != dy) memcpy(dx, dy, (size_t)n * sizeof *dx);
 }
 
 int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,

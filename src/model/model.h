@@ -87,6 +87,7 @@ typedef struct bert_layer_acts {
   float *attn_ln_in, *attn_ln_mean, *attn_ln_rstd, *attn_ln_out;
   float *ffn_pre, *ffn_act;
   float *ffn_ln_in, *ffn_ln_mean, *ffn_ln_rstd, *out;
+  uint8_t *probs_keep, *attn_out_keep, *ffn_out_keep; /* training: the dropout masks of the forward */
 } bert_layer_acts;
 
 typedef struct bert_workspace {
@@ -98,6 +99,7 @@ typedef struct bert_workspace {
   int batch, len, masked, slots, dropout_on;
   bert_rng dropout_rng;
   float *emb_sum, *emb_mean, *emb_rstd, *emb_out;
+  uint8_t *emb_keep;        /* training: the embeddings' dropout mask */
   int32_t *position_ids, *token_type_ids; /* the batch's, or the defaults filled in */
   bert_layer_acts *layers;
   float *sequence_output;   /* [B, L, H] = last layer's output */

@@ -56,6 +56,11 @@ static void carve_layers(carver *c, bert_workspace *ws, const bert_config *cfg) 
     a->ffn_ln_mean = TAKE_F(c, N);
     a->ffn_ln_rstd = TAKE_F(c, N);
     a->out = TAKE_F(c, N * H);
+    if (ws->training) {
+      a->probs_keep = take(c, (size_t)P, 1);
+      a->attn_out_keep = take(c, (size_t)(N * H), 1);
+      a->ffn_out_keep = take(c, (size_t)(N * H), 1);
+    }
   }
 }
 
@@ -129,6 +134,7 @@ static void carve(carver *c, bert_workspace *ws, const bert_config *cfg, bert_pr
   ws->emb_mean = TAKE_F(c, N);
   ws->emb_rstd = TAKE_F(c, N);
   ws->emb_out = TAKE_F(c, N * H);
+  ws->emb_keep = ws->training ? take(c, (size_t)(N * H), 1) : NULL;
   ws->position_ids = TAKE_I(c, N);
   ws->token_type_ids = TAKE_I(c, N);
   carve_layers(c, ws, cfg);

@@ -1,7 +1,9 @@
 /* Dropout: the kept fraction is 1-p, kept values are scaled by 1/(1-p), the backward applies
- * exactly the forward's mask, and different sites (or steps) draw different masks. */
+ * exactly the forward's mask (regenerated, or kept as bytes by the training forward), and
+ * different sites (or steps) draw different masks. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/dropout.h"
 #include "test_util.h"
@@ -29,6 +31,24 @@ int main(void) {
   int64_t mismatched = 0;
   for (int64_t i = 0; i < n; i++) mismatched += (g[i] == 0.0f) != (y[i] == 0.0f);
   CHECK(mismatched == 0);
+
+  /* the kept mask: the same outputs, and applying it equals regenerating it (zeros in x included) */
+  uint8_t *keep = malloc((size_t)n);
+  float *g2 = malloc(n * sizeof(float));
+  x[17] = 0.0f;
+  bert_dropout_forward(site, p, n, x, y);
+  bert_dropout_forward_keep(site, p, n, x, y2, keep);
+  CHECK(memcmp(y, y2, n * sizeof(float)) == 0);
+  for (int64_t i = 0; i < n; i++) g[i] = 1.0f + (float)(i % 5);
+  bert_dropout_backward(site, p, n, g, g2);
+  bert_dropout_apply(p, n, keep, g, g);
+  CHECK(memcmp(g, g2, n * sizeof(float)) == 0);
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < n; i++) dropped += keep[i] == 0;
+  CHECK_MSG(fabs((double)dropped / n - p) < 0.002, "kept mask drops %g", (double)dropped / n);
+  free(keep), free(g2);
+  x[17] = 1.0f + 17 % 7;
+  bert_dropout_forward(site, p, n, x, y);
 
   bert_dropout_forward(site, p, n, x, y2); /* same site: same mask */
   int64_t same = 0;
