@@ -655,7 +655,7 @@ typedef struct kbufs {
 } kbufs;
 
 /* Median seconds of one call of kernel `which` (5 runs after one warm-up). */
-enum { K_LN_F, K_LN_B, K_GELU_F, K_GELU_B, K_SOFT_F, K_SOFT_B, K_DROP, K_BIAS_B, K_BF16, K_EMB_F, K_EMB_B, K_CE_F, K_CE_B, K_QUANT };
+enum { K_LN_F, K_LN_B, K_GELU_FS, K_GELU_BS, K_SOFT_F, K_SOFT_B, K_DROP_KEEP, K_DROP_APPLY, K_BIAS_B, K_BF16, K_EMB_F, K_EMB_B, K_CE_F, K_CE_B, K_QUANT };
 static double kernel_seconds(int which, int64_t a, int64_t b, int64_t c, kbufs *k, bert_gelu_kind gk) {
   double v[5];
   bert_rng site = bert_rng_make(3, BERT_RNG_DROPOUT, 0, 0);
@@ -665,11 +665,12 @@ static double kernel_seconds(int which, int64_t a, int64_t b, int64_t c, kbufs *
     switch (which) {
       case K_LN_F: bert_layernorm_forward(a, b, k->x, k->g, k->b, 1e-12f, k->y, k->z, k->z + a); break;
       case K_LN_B: bert_layernorm_backward(a, b, k->x, k->y, k->z, k->z + a, k->g, k->x + a * b, k->g + b, k->b + b); break;
-      case K_GELU_F: bert_gelu_forward(gk, a, k->x, k->y); break;
-      case K_GELU_B: bert_gelu_backward(gk, a, k->x, k->y, k->z); break;
+      case K_GELU_FS: bert_gelu_forward_slope(gk, a, k->z, k->y); break;
+      case K_GELU_BS: bert_gelu_backward_slope(a, k->x, k->y, k->z); break;
       case K_SOFT_F: bert_attention_softmax_forward(a, b, c, 0.125f, &mask, k->y); break;
       case K_SOFT_B: bert_attention_softmax_backward(a, b, c, 0.125f, k->x, k->y); break;
-      case K_DROP: bert_dropout_forward(site, 0.1f, a, k->x, k->y); break;
+      case K_DROP_KEEP: bert_dropout_forward_keep(site, 0.1f, a, k->x, k->y, (uint8_t *)k->z); break;
+      case K_DROP_APPLY: bert_dropout_apply(0.1f, a, (const uint8_t *)k->z, k->x, k->y); break;
       case K_BIAS_B: bert_bias_backward(a, b, k->x, k->g); break;
       case K_BF16: bert_to_bf16(k->x, (uint16_t *)k->y, a); break;
       case K_EMB_F: bert_embedding_forward(a, b, k->ids, k->x, k->y, 1); break;
@@ -707,10 +708,10 @@ static void profile_kernels(const bert_model *m, int batch, int train, double me
 #define ROW(nm, w, A, Bv, Cv, calls) rows[n++] = (krow){nm, w, A, Bv, Cv, (double)(calls)}
   ROW("embedding lookups (N x H)", K_EMB_F, N, H, 0, 3);
   ROW("layernorm fwd (N x H)", K_LN_F, N, H, 0, 1 + 2 * nl);
-  ROW("gelu fwd (N x I)", K_GELU_F, N * I, 0, 0, train ? nl : 0); /* fused into the product in inference */
+  ROW("gelu fwd + slope (N x I)", K_GELU_FS, N * I, 0, 0, train ? nl : 0); /* fused into the product in inference */
   ROW("softmax fwd (B x heads x L x L)", K_SOFT_F, B, nh, L, nl);
-  ROW("dropout fwd (N x H)", K_DROP, N * H, 0, 0, t * (1 + 2 * nl));
-  ROW("dropout fwd (probs)", K_DROP, P, 0, 0, t * nl * 2); /* forward + regenerated in backward */
+  ROW("dropout fwd, mask kept (N x H)", K_DROP_KEEP, N * H, 0, 0, t * (1 + 2 * nl));
+  ROW("dropout fwd, mask kept (probs)", K_DROP_KEEP, P, 0, 0, t * nl);
   if (bf16) {
     ROW("to_bf16 fwd (N x H)", K_BF16, N * H, 0, 0, 3 * nl);
     ROW("to_bf16 fwd (N x I | N x 3H)", K_BF16, N * I, 0, 0, 2 * nl); /* ffn_act, qkv (~3/4 of it) */
@@ -724,10 +725,10 @@ static void profile_kernels(const bert_model *m, int batch, int train, double me
     ROW("mlm cross-entropy fwd (BM x V)", K_CE_F, BM, V, 0, 1);
     ROW("mlm cross-entropy bwd (BM x V)", K_CE_B, BM, V, 0, 1);
     ROW("layernorm bwd (N x H)", K_LN_B, N, H, 0, 1 + 2 * nl);
-    ROW("gelu bwd (N x I)", K_GELU_B, N * I, 0, 0, nl);
+    ROW("gelu bwd from the slope (N x I)", K_GELU_BS, N * I, 0, 0, nl);
     ROW("softmax bwd", K_SOFT_B, B, nh, L, nl);
-    ROW("dropout bwd (N x H)", K_DROP, N * H, 0, 0, 1 + 2 * nl);
-    ROW("dropout bwd (probs)", K_DROP, P, 0, 0, nl);
+    ROW("dropout bwd, kept mask (N x H)", K_DROP_APPLY, N * H, 0, 0, 1 + 2 * nl);
+    ROW("dropout bwd, kept mask (probs)", K_DROP_APPLY, P, 0, 0, 2 * nl); /* dropped probs and their gradient */
     ROW("bias grads (N x I)", K_BIAS_B, N, I, 0, nl);
     ROW("bias grads (N x 3H)", K_BIAS_B, N, 3 * H, 0, nl);
     ROW("bias grads (N x H)", K_BIAS_B, N, H, 0, 2 * nl);

@@ -47,8 +47,9 @@ int bert_encoder_layer_forward(bert_model *m, bert_workspace *ws, const bert_bat
                          .post = gelu};
     rc = bert_model_linear(m, ws, N, H, I, o->ffn_in_w, o->ffn_in_b, &in, err);
   } else {
+    /* ffn_pre keeps GELU's slope for the backward instead of its input */
     rc = bert_model_linear_forward(m, ws, N, H, I, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, a->ffn_pre, err);
-    if (!rc) bert_gelu_forward(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
+    if (!rc) bert_gelu_forward_slope(c->hidden_act, N * I, a->ffn_pre, a->ffn_act);
   }
   if (rc) return rc;
   bert_linear_io ffn_out = {.x = a->ffn_act, .x_bf16 = act16, .y = a->ffn_ln_in, .post = residual,
@@ -79,7 +80,7 @@ int bert_encoder_layer_backward(bert_model *m, bert_workspace *ws, const bert_ba
   bert_model_dropout_backward(p, N * H, a->ffn_out_keep, da, dt);
   if ((rc = bert_model_linear_backward(m, ws, N, I, H, dt, a->ffn_act, o->ffn_out_w, o->ffn_out_b, dw, 0, err)))
     return rc;
-  bert_gelu_backward(c->hidden_act, N * I, a->ffn_pre, dw, dw);
+  bert_gelu_backward_slope(N * I, a->ffn_pre, dw, dw);
   if ((rc = bert_model_linear_backward(m, ws, N, H, I, dw, a->attn_ln_out, o->ffn_in_w, o->ffn_in_b, da, 1, err)))
     return rc;
   /* attention LayerNorm: ∂(attn_ln_in) -> dh, which the residual sends on to x */

@@ -85,7 +85,7 @@ typedef struct bert_outputs {
 typedef struct bert_layer_acts {
   float *qkv, *probs, *ctx;
   float *attn_ln_in, *attn_ln_mean, *attn_ln_rstd, *attn_ln_out;
-  float *ffn_pre, *ffn_act;
+  float *ffn_pre, *ffn_act; /* training: ffn_pre holds GELU's slope at the FFN input (all the backward needs) */
   float *ffn_ln_in, *ffn_ln_mean, *ffn_ln_rstd, *out;
   uint8_t *probs_keep, *attn_out_keep, *ffn_out_keep; /* training: the dropout masks of the forward */
 } bert_layer_acts;

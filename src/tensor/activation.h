@@ -11,6 +11,11 @@ void bert_gelu_forward(bert_gelu_kind kind, int64_t n, const float *x, float *y)
 /* dx = dy * gelu'(x) (overwritten; dx may alias dy) */
 void bert_gelu_backward(bert_gelu_kind kind, int64_t n, const float *x, const float *dy, float *dx);
 
+/* Training: y = gelu(x) and x replaced by gelu'(x), in one pass; the backward is then one
+ * multiplication: dx = dy * slope (dx may alias dy). */
+void bert_gelu_forward_slope(bert_gelu_kind kind, int64_t n, float *x_slope, float *y);
+void bert_gelu_backward_slope(int64_t n, const float *slope, const float *dy, float *dx);
+
 void bert_tanh_forward(int64_t n, const float *x, float *y);
 /* dx = dy * (1 - y²) (overwritten), y = tanh output */
 void bert_tanh_backward(int64_t n, const float *y, const float *dy, float *dx);
