@@ -838,6 +838,16 @@ static int bench_model(bert_model *m, int model, const opts *o, const peak *pk, 
   timing t;
 
   if ((rc = bert_workspace_create(&ws, m, BERT_TASK_BASE, MAX_BATCH, SEQ_LEN, 0, 1, 0, &err))) goto fail;
+  /* inference packs the encoder's weights in oneDNN's preferred layout, as bert infer / serve do */
+  if ((rc = bert_model_pack_weights(m, (int64_t)MAX_BATCH * SEQ_LEN, 0, &err))) {
+    bert_workspace_free(&ws);
+    goto fail;
+  }
+  int packed = 0;
+  for (int i = 0; i < m->packing.count; i++) packed += m->packing.weights[i].layout != NULL;
+  int64_t packed_calls = bert_gemm_packed_calls(m->gemm);
+  printf("  encoder weights packed in oneDNN's preferred layout for this CPU: %d of %d%s\n", packed, m->packing.count,
+         packed ? "" : " (its kernels read the plain layout)");
   for (int wl = W_INFER1; wl <= W_INFER8; wl++) {
     int bs = wl == W_INFER1 ? 1 : 8;
     step_ctx s = {m, &ws, make_batch(in, bs), 0, 0};
@@ -853,6 +863,8 @@ static int bench_model(bert_model *m, int model, const opts *o, const peak *pk, 
     }
   }
   bert_workspace_free(&ws);
+  if (packed)
+    printf("  %-14s %lld products read packed weights\n", "", (long long)(bert_gemm_packed_calls(m->gemm) - packed_calls));
   if (p == BERT_INT8) { /* inference only */
     printf("  %-14s n/a (int8 is for inference)\n", WL_LABEL[W_TRAIN8]);
     res->w[W_TRAIN8].skipped = 1;
@@ -860,6 +872,8 @@ static int bench_model(bert_model *m, int model, const opts *o, const peak *pk, 
     return BERT_OK;
   }
 
+  /* training changes the weights at every step: no packing (set_precision drops it) */
+  if ((rc = bert_model_set_precision(m, p, &err))) goto fail;
   if ((rc = bert_model_enable_grads(m, &err))) goto fail;
   if ((rc = bert_workspace_create(&ws, m, BERT_TASK_PRETRAINING, MAX_BATCH, SEQ_LEN, MASKED, 1, 1, &err))) goto fail;
   step_ctx s = {m, &ws, make_batch(in, MAX_BATCH), 1, 0};

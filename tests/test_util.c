@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,4 +32,11 @@ void test_write_file(const char *path, const void *data, size_t n) {
   if (!f) return;
   if (n) fwrite(data, 1, n, f);
   fclose(f);
+}
+
+double test_max_rel_diff(const float *a, const float *b, size_t n) {
+  double worst = 0, scale = 1e-6;
+  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(a[i]));
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / scale);
+  return worst;
 }

@@ -33,6 +33,8 @@ extern int test_checks;
   CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %g)", (double)(a), (double)(b), (double)(tol))
 
 int test_summary(const char *name);
+/* max |a - b| / max |a|: how far b is from a, relative to a's largest value. */
+double test_max_rel_diff(const float *a, const float *b, size_t n);
 /* Writes n bytes to path without fsync (damage loops write thousands of files); silent on error,
  * the reading code under test then reports the missing file. */
 void test_write_file(const char *path, const void *data, size_t n);

@@ -34,7 +34,15 @@ static void int8_weights_free(bert_int8_weights *q) {
   memset(q, 0, sizeof *q);
 }
 
+static void packing_free(bert_model_packing *pk) {
+  bert_packed_set_free(pk->set);
+  free(pk->offsets);
+  free(pk->weights);
+  memset(pk, 0, sizeof *pk);
+}
+
 void bert_model_free(bert_model *m) {
+  packing_free(&m->packing);
   int8_weights_free(&m->int8);
   bert_aligned_free(m->params);
   bert_aligned_free(m->grads);
@@ -100,6 +108,7 @@ static int quantize_encoder(bert_model *m, bert_error *err) {
 }
 
 int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err) {
+  packing_free(&m->packing);
   int8_weights_free(&m->int8);
   if (p != BERT_BF16) {
     bert_aligned_free(m->params_bf16);
@@ -130,7 +139,31 @@ int bert_precision_parse(const char *name, bert_precision *p) {
   return -1;
 }
 
+int bert_model_pack_weights(bert_model *m, int64_t rows, int force, bert_error *err) {
+  bert_model_packing *pk = &m->packing;
+  packing_free(pk);
+  int n = encoder_linear_weights(m, NULL, NULL, NULL);
+  int64_t *outs = calloc((size_t)n, sizeof *outs), *ins = calloc((size_t)n, sizeof *ins);
+  pk->offsets = calloc((size_t)n, sizeof *pk->offsets);
+  pk->weights = calloc((size_t)n, sizeof *pk->weights);
+  int rc = outs && ins && pk->offsets && pk->weights ? bert_packed_set_create(&pk->set, err)
+                                                    : bert_error_set(err, BERT_ENOMEM, "model: out of memory packing");
+  if (!rc) encoder_linear_weights(m, pk->offsets, outs, ins);
+  for (int i = 0; i < n && !rc; i++) {
+    size_t off = pk->offsets[i];
+    const void *w = m->precision == BERT_INT8   ? (const void *)m->int8.values[i]
+                    : m->precision == BERT_BF16 ? (const void *)(m->params_bf16 + off)
+                                                : (const void *)(m->params + off);
+    rc = bert_gemm_pack_weights(m->gemm, pk->set, m->precision, rows, ins[i], outs[i], w, force, &pk->weights[i], err);
+  }
+  free(outs), free(ins);
+  if (rc) return packing_free(pk), rc;
+  pk->count = n;
+  return BERT_OK;
+}
+
 void bert_model_sync_bf16(bert_model *m) {
+  packing_free(&m->packing);
   if (m->params_bf16) bert_to_bf16(m->params, m->params_bf16, (int64_t)m->layout.total);
 }
 
@@ -155,9 +188,9 @@ int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, i
   return bert_model_linear_forward_post(m, ws, rows, in, out, x, w_off, b_off, BERT_POST_NONE, NULL, y, err);
 }
 
-static int int8_weight_index(const bert_model *m, size_t w_off) {
-  for (int i = 0; i < m->int8.count; i++)
-    if (m->int8.offsets[i] == w_off) return i;
+static int weight_index(const size_t *offsets, int count, size_t w_off) {
+  for (int i = 0; i < count; i++)
+    if (offsets[i] == w_off) return i;
   return -1;
 }
 
@@ -175,24 +208,26 @@ int bert_model_bf16_io(const bert_model *m, const bert_workspace *ws) {
 int bert_model_linear(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in, int64_t out, size_t w_off,
                       size_t b_off, const bert_linear_io *io, bert_error *err) {
   const float *bias = b_off == BERT_NO_BIAS ? NULL : m->params + b_off;
-  int q = m->precision == BERT_INT8 ? int8_weight_index(m, w_off) : -1;
+  int q = m->precision == BERT_INT8 ? weight_index(m->int8.offsets, m->int8.count, w_off) : -1;
+  int k = weight_index(m->packing.offsets, m->packing.count, w_off);
+  const bert_packed_weights *packed = k >= 0 ? &m->packing.weights[k] : NULL;
   if ((io->x_bf16 || io->y_bf16) && m->precision != BERT_BF16)
     return bert_error_set(err, BERT_EINVAL, "linear: bf16 operands outside bf16 mode");
   if (q >= 0) {
     bert_int8_input xq;
     bert_quantize_activations(io->x, rows * in, bert_gemm_int8_activation_max(m->gemm), ws->u8_a, &xq);
-    return bert_linear_forward_int8(m->gemm, rows, in, out, &xq, m->int8.values[q], m->int8.scales[q], bias,
-                                    io->post, io->addend, io->y, err);
+    return bert_linear_forward_int8_packed(m->gemm, rows, in, out, &xq, m->int8.values[q], packed, m->int8.scales[q],
+                                           bias, io->post, io->addend, io->y, err);
   }
   void *y = io->y_bf16 ? (void *)io->y_bf16 : (void *)io->y;
   if (m->precision == BERT_BF16) {
     const uint16_t *x = io->x_bf16;
     if (!x) bert_to_bf16(io->x, ws->bf16_a, rows * in), x = ws->bf16_a;
-    return bert_linear_forward_post(m->gemm, BERT_BF16, rows, in, out, x, m->params_bf16 + w_off, bias, io->post,
-                                    io->addend, y, io->y_bf16 != NULL, err);
+    return bert_linear_forward_packed(m->gemm, BERT_BF16, rows, in, out, x, m->params_bf16 + w_off, packed, bias,
+                                      io->post, io->addend, y, io->y_bf16 != NULL, err);
   }
-  return bert_linear_forward_post(m->gemm, BERT_FP32, rows, in, out, io->x, m->params + w_off, bias, io->post,
-                                  io->addend, y, 0, err);
+  return bert_linear_forward_packed(m->gemm, BERT_FP32, rows, in, out, io->x, m->params + w_off, packed, bias,
+                                    io->post, io->addend, y, 0, err);
 }
 
 int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,

@@ -23,6 +23,15 @@ typedef struct bert_int8_weights {
   void *block;      /* one allocation behind values and scales */
 } bert_int8_weights;
 
+/* Inference: the encoder's linear weights (in the model's precision) packed once in oneDNN's
+ * preferred layout for this CPU; dropped whenever the weights or the precision change. */
+typedef struct bert_model_packing {
+  int count;
+  size_t *offsets;              /* [count] parameter offsets of the packed weights */
+  bert_packed_weights *weights; /* [count] */
+  bert_packed_set *set;
+} bert_model_packing;
+
 typedef struct bert_model {
   bert_config config;
   bert_layout layout;
@@ -30,6 +39,7 @@ typedef struct bert_model {
   float *grads;           /* NULL until bert_model_enable_grads */
   uint16_t *params_bf16;  /* NULL unless precision is bf16 */
   bert_int8_weights int8; /* empty unless precision is int8 */
+  bert_model_packing packing; /* empty unless bert_model_pack_weights was called */
   bert_precision precision;
   bert_gemm_ctx *gemm;
 } bert_model;
@@ -43,6 +53,11 @@ void bert_model_zero_grads(bert_model *m);
  * the fp32 parameters (it is called by set_precision). int8 mode (inference only) quantizes the
  * encoder's linear weights once, from the fp32 parameters as they are at the call. */
 int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err);
+/* For inference only (the weights must not change afterwards, or call it again): packs the
+ * encoder's linear weights in the current precision as products of about `rows` rows prefer them
+ * (blocked layouts on AMX / VNNI; nothing on CPUs whose kernels read the plain layout). `force`
+ * packs even then (tests). Shallow copies of the model (serving instances) share the packing. */
+int bert_model_pack_weights(bert_model *m, int64_t rows, int force, bert_error *err);
 const char *bert_precision_name(bert_precision p);
 /* "fp32", "bf16" or "int8"; -1 for anything else. */
 int bert_precision_parse(const char *name, bert_precision *p);

@@ -131,6 +131,8 @@ static int text_load(const bert_serve_model_config *cfg, const char *version_dir
   if (!rc && t->features.max_seq_length > t->model.config.max_position_embeddings)
     t->features.max_seq_length = t->model.config.max_position_embeddings;
   if (!rc) rc = bert_model_set_precision(&t->model, precision, err);
+  /* packed before the instances' views copy the model: they share the packed weights */
+  if (!rc) rc = bert_model_pack_weights(&t->model, (int64_t)t->features.max_seq_length, 0, err);
   if (!rc) rc = open_tokenizer(t, version_dir, err);
   if (rc) {
     text_unload(t);

@@ -340,6 +340,8 @@ static int evaluate(squad_run *s, bert_error *err) {
   float *start = calloc(cells ? cells : 1, sizeof *start), *end = calloc(cells ? cells : 1, sizeof *end);
   if (!start || !end) r = bert_error_set(err, BERT_ENOMEM, "out of memory for %lld features' logits", (long long)f.count);
   if (!r && s->precision == BERT_INT8) r = bert_model_set_precision(&s->model, BERT_INT8, err);
+  /* the weights are final: packed for the evaluation batches */
+  if (!r) r = bert_model_pack_weights(&s->model, (int64_t)s->rc->inference_batch_size * f.seq_len, 0, err);
   double t0 = bert_seconds();
   if (!r) r = all_logits(s, &f, start, end, err);
   if (!r && leader(s)) {

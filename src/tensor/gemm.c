@@ -16,6 +16,7 @@ typedef struct gemm_entry {
   int bias_post_op;   /* int8: oneDNN v2 adds the primitive's bias before the output scales, so the
                          f32 bias is a binary post-op (index 0) instead */
   int addend_index;   /* post-op index of the BERT_POST_ADD tensor */
+  int unusable;       /* a packed B layout no good kernel takes for this product: read the plain B */
   int emulated; /* bf16 operands widened to f32 before an f32 product (CPU without bf16) */
 } gemm_entry;
 
@@ -30,6 +31,7 @@ struct bert_gemm_ctx {
   int bf16_native; /* -1 unknown, 0 emulated, 1 native */
   int int8_max;     /* 0 unknown, else the largest exact u8 activation (255 or 127) */
   float *col_scales; /* int8: activation scale x weight scales of the current call */
+  int64_t packed_calls;
   size_t col_scales_cap;
   float *widen[3];  /* f32 copies of bf16 operands (and a bf16 result) when emulating; grown, never shrunk */
   size_t widen_cap[3];
@@ -49,10 +51,10 @@ int bert_gemm_ctx_create(bert_gemm_ctx **out, bert_error *err) {
 }
 
 static void entry_release(gemm_entry *e) {
-  dnnl_primitive_destroy(e->prim);
-  dnnl_memory_destroy(e->a);
-  dnnl_memory_destroy(e->b);
-  dnnl_memory_destroy(e->c);
+  if (e->prim) dnnl_primitive_destroy(e->prim);
+  if (e->a) dnnl_memory_destroy(e->a);
+  if (e->b) dnnl_memory_destroy(e->b);
+  if (e->c) dnnl_memory_destroy(e->c);
   if (e->bias) dnnl_memory_destroy(e->bias);
   if (e->addend) dnnl_memory_destroy(e->addend);
   if (e->scales) dnnl_memory_destroy(e->scales);
@@ -113,13 +115,32 @@ static void append_post_ops(dnnl_post_ops_t post, gemm_entry *e, const bert_gemm
   }
 }
 
+/* int8: the output scales (per column) and the activations' zero point, both given at run time. */
+static void set_int8_attrs(dnnl_primitive_attr_t attr, const bert_gemm_desc *d) {
+  const float runtime_scale = DNNL_RUNTIME_F32_VAL;
+  const int32_t runtime_zero = DNNL_RUNTIME_S32_VAL;
+  dnnl_primitive_attr_set_output_scales(attr, 1, 1 << (d->batch_dims + 1), &runtime_scale);
+  dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &runtime_zero);
+}
+
+/* A packed layout is only worth reading through a real kernel: oneDNN's reference implementation
+ * takes any layout, slowly. */
+static int is_reference_impl(const_dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+  return impl && !strncmp(impl, "ref", 3);
+}
+
 static int entry_build_typed(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *d,
                              dnnl_data_type_t a_type, dnnl_data_type_t b_type, dnnl_data_type_t c_type,
                              bert_error *err) {
   dnnl_memory_desc_t a_md, b_md, c_md, bias_md, addend_md, scales_md, zero_md;
   int int8 = d->operands == BERT_INT8;
   make_md(&a_md, d, d->m, d->k, d->a_stride, a_type);
-  make_md(&b_md, d, d->k, d->n, d->b_stride, b_type);
+  if (d->b_layout)
+    b_md = *(const dnnl_memory_desc_t *)d->b_layout;
+  else
+    make_md(&b_md, d, d->k, d->n, d->b_stride, b_type);
   make_md(&c_md, d, d->m, d->n, d->c_stride, c_type);
   if (d->with_bias) {
     dnnl_dims_t bdims = {1, d->n};
@@ -144,14 +165,9 @@ static int entry_build_typed(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_
   dnnl_post_ops_create(&post);
   append_post_ops(post, e, d, &bias_md, &addend_md);
   dnnl_primitive_attr_set_post_ops(attr, post);
-  if (int8) {
-    const float runtime_scale = DNNL_RUNTIME_F32_VAL;
-    const int32_t runtime_zero = DNNL_RUNTIME_S32_VAL;
-    dnnl_primitive_attr_set_output_scales(attr, 1, 1 << (d->batch_dims + 1), &runtime_scale);
-    dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &runtime_zero);
-  }
+  if (int8) set_int8_attrs(attr, d);
   if (dnnl_primitive_desc_create(&pd, &op, attr, ctx->engine, NULL) != dnnl_success ||
-      dnnl_primitive_create(&e->prim, pd) != dnnl_success) {
+      (d->b_layout && is_reference_impl(pd)) || dnnl_primitive_create(&e->prim, pd) != dnnl_success) {
     static const char *const names[] = {"f32", "bf16", "int8"};
     rc = bert_error_set(err, BERT_EUNSUPPORTED, "gemm: no oneDNN implementation for a %lldx%lldx%lld %s product",
                         (long long)d->m, (long long)d->n, (long long)d->k, names[d->operands]);
@@ -184,6 +200,8 @@ static int entry_build(bert_gemm_ctx *ctx, gemm_entry *e, const bert_gemm_desc *
   if (d->operands == BERT_INT8) return entry_build_typed(ctx, e, d, dnnl_u8, dnnl_s8, dnnl_f32, err);
   if (d->operands != BERT_BF16) return entry_build_typed(ctx, e, d, dnnl_f32, dnnl_f32, dnnl_f32, err);
   dnnl_data_type_t c_type = d->c_bf16 ? dnnl_bf16 : dnnl_f32;
+  if (d->b_layout && bert_gemm_bf16_native(ctx) != 1)
+    return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: packed bf16 weights need native bf16 products");
   if (ctx->bf16_native != 0) {
     if (entry_build_typed(ctx, e, d, dnnl_bf16, dnnl_bf16, c_type, NULL) == BERT_OK) {
       ctx->bf16_native = 1;
@@ -263,7 +281,12 @@ static gemm_entry *lookup(bert_gemm_ctx *ctx, const bert_gemm_desc *d, bert_erro
     ctx->next_victim = (ctx->next_victim + 1) % GEMM_CACHE_SIZE;
     entry_release(e);
   }
-  if (entry_build(ctx, e, d, err) != BERT_OK) return NULL;
+  if (entry_build(ctx, e, d, d->b_layout ? NULL : err) != BERT_OK) {
+    if (!d->b_layout) return NULL;
+    memset(e, 0, sizeof *e); /* remembered, so that the plain B is read without trying again */
+    e->desc = *d;
+    e->unusable = 1;
+  }
   if (ctx->count < GEMM_CACHE_SIZE) ctx->count++;
   return e;
 }
@@ -285,7 +308,15 @@ int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, 
     return bert_error_set(err, BERT_EINVAL, "gemm: a 2-D product with its post-op tensor or int8 scales expected");
   if (key.c_bf16 && (key.operands != BERT_BF16 || key.accumulate))
     return bert_error_set(err, BERT_EINVAL, "gemm: a bf16 result needs bf16 operands and no accumulation");
-  gemm_entry *e = lookup(ctx, &key, err);
+  gemm_entry *e = NULL;
+  const bert_packed_weights *packed = extra ? extra->packed_b : NULL;
+  if (packed && packed->layout && !key.batch_dims) {
+    bert_gemm_desc packed_key = key;
+    packed_key.b_layout = packed->layout;
+    gemm_entry *pe = lookup(ctx, &packed_key, NULL);
+    if (pe && !pe->unusable) e = pe, key = packed_key, b = packed->data, ctx->packed_calls++;
+  }
+  if (!e) e = lookup(ctx, &key, err);
   if (!e) return err ? err->code : BERT_EUNSUPPORTED;
   if (e->emulated) {
     a = widen(ctx, 0, a, view_span(key.batch_dims, key.batch, key.m, key.k, key.a_stride));
@@ -349,11 +380,17 @@ int bert_linear_forward(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int6
 int bert_linear_forward_post(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,
                              int64_t out, const void *x, const void *w, const float *bias,
                              bert_post post, const float *addend, void *y, int y_bf16, bert_error *err) {
+  return bert_linear_forward_packed(ctx, p, rows, in, out, x, w, NULL, bias, post, addend, y, y_bf16, err);
+}
+
+int bert_linear_forward_packed(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
+                               const void *x, const void *w, const bert_packed_weights *packed, const float *bias,
+                               bert_post post, const float *addend, void *y, int y_bf16, bert_error *err) {
   bert_gemm_desc d = linear_desc(p, rows, in, out);
   d.with_bias = bias != NULL;
   d.post = post;
   d.c_bf16 = y_bf16;
-  bert_gemm_args extra = {addend, NULL, 0};
+  bert_gemm_args extra = {addend, NULL, 0, packed};
   return bert_gemm_ex(ctx, &d, x, w, bias, y, &extra, err);
 }
 
@@ -361,6 +398,13 @@ int bert_linear_forward_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64
                              const bert_int8_input *x, const int8_t *w, const float *w_scale,
                              const float *bias, bert_post post, const float *addend, float *y,
                              bert_error *err) {
+  return bert_linear_forward_int8_packed(ctx, rows, in, out, x, w, NULL, w_scale, bias, post, addend, y, err);
+}
+
+int bert_linear_forward_int8_packed(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out,
+                                    const bert_int8_input *x, const int8_t *w, const bert_packed_weights *packed,
+                                    const float *w_scale, const float *bias, bert_post post, const float *addend,
+                                    float *y, bert_error *err) {
   if (ctx->col_scales_cap < (size_t)out) {
     free(ctx->col_scales);
     ctx->col_scales = malloc((size_t)out * sizeof(float));
@@ -371,7 +415,7 @@ int bert_linear_forward_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64
   bert_gemm_desc d = linear_desc(BERT_INT8, rows, in, out);
   d.with_bias = bias != NULL;
   d.post = post;
-  bert_gemm_args extra = {addend, ctx->col_scales, x->zero_point};
+  bert_gemm_args extra = {addend, ctx->col_scales, x->zero_point, packed};
   return bert_gemm_ex(ctx, &d, x->data, w, bias, y, &extra, err);
 }
 
@@ -437,4 +481,117 @@ float bert_bf16_to_float(uint16_t v) {
   float f;
   memcpy(&f, &bits, 4);
   return f;
+}
+
+/* ---------------------------------------------------------------- packed weights */
+
+int64_t bert_gemm_packed_calls(const bert_gemm_ctx *ctx) { return ctx->packed_calls; }
+
+struct bert_packed_set {
+  dnnl_memory_desc_t **layouts; /* distinct layouts */
+  int layout_count;
+  void **blocks;                /* packed copies */
+  int block_count, block_cap;
+};
+
+int bert_packed_set_create(bert_packed_set **set, bert_error *err) {
+  *set = calloc(1, sizeof **set);
+  return *set ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "gemm: out of memory for packed weights");
+}
+
+void bert_packed_set_free(bert_packed_set *set) {
+  if (!set) return;
+  for (int i = 0; i < set->layout_count; i++) free(set->layouts[i]);
+  for (int i = 0; i < set->block_count; i++) free(set->blocks[i]);
+  free(set->layouts);
+  free(set->blocks);
+  free(set);
+}
+
+static const dnnl_memory_desc_t *intern_layout(bert_packed_set *set, const dnnl_memory_desc_t *md) {
+  for (int i = 0; i < set->layout_count; i++)
+    if (dnnl_memory_desc_equal(set->layouts[i], md)) return set->layouts[i];
+  dnnl_memory_desc_t **grown = realloc(set->layouts, (size_t)(set->layout_count + 1) * sizeof *grown);
+  if (!grown) return NULL;
+  set->layouts = grown;
+  if (!(grown[set->layout_count] = malloc(sizeof *md))) return NULL;
+  *grown[set->layout_count] = *md;
+  return grown[set->layout_count++];
+}
+
+static void *new_block(bert_packed_set *set, size_t bytes) {
+  if (set->block_count == set->block_cap) {
+    int cap = set->block_cap ? 2 * set->block_cap : 16;
+    void **grown = realloc(set->blocks, (size_t)cap * sizeof *grown);
+    if (!grown) return NULL;
+    set->blocks = grown, set->block_cap = cap;
+  }
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+  return set->blocks[set->block_count++] = p;
+}
+
+/* The weights layout oneDNN's kernel chooses for this linear product when free to choose. */
+static int preferred_layout(bert_gemm_ctx *ctx, const bert_gemm_desc *d, dnnl_data_type_t a_type,
+                            dnnl_data_type_t b_type, dnnl_memory_desc_t *out) {
+  dnnl_memory_desc_t a_md, b_md, c_md;
+  dnnl_dims_t bdims = {d->k, d->n};
+  make_md(&a_md, d, d->m, d->k, d->a_stride, a_type);
+  dnnl_memory_desc_init_by_tag(&b_md, 2, bdims, b_type, dnnl_format_tag_any);
+  make_md(&c_md, d, d->m, d->n, d->c_stride, dnnl_f32);
+  dnnl_matmul_desc_t op;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  int ok = dnnl_matmul_desc_init(&op, &a_md, &b_md, NULL, &c_md) == dnnl_success &&
+           dnnl_primitive_attr_create(&attr) == dnnl_success;
+  if (ok && d->operands == BERT_INT8) set_int8_attrs(attr, d);
+  ok = ok && dnnl_primitive_desc_create(&pd, &op, attr, ctx->engine, NULL) == dnnl_success && !is_reference_impl(pd);
+  if (ok) *out = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return ok;
+}
+
+static int reorder(bert_gemm_ctx *ctx, const dnnl_memory_desc_t *from, const void *src, const dnnl_memory_desc_t *to,
+                   void *dst) {
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t prim = NULL;
+  dnnl_memory_t s = NULL, t = NULL;
+  int ok = dnnl_reorder_primitive_desc_create(&pd, from, ctx->engine, to, ctx->engine, NULL) == dnnl_success &&
+           dnnl_primitive_create(&prim, pd) == dnnl_success &&
+           dnnl_memory_create(&s, from, ctx->engine, (void *)src) == dnnl_success &&
+           dnnl_memory_create(&t, to, ctx->engine, dst) == dnnl_success;
+  if (ok) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, s}, {DNNL_ARG_TO, t}};
+    ok = dnnl_primitive_execute(prim, ctx->stream, 2, args) == dnnl_success && dnnl_stream_wait(ctx->stream) == dnnl_success;
+  }
+  if (s) dnnl_memory_destroy(s);
+  if (t) dnnl_memory_destroy(t);
+  if (prim) dnnl_primitive_destroy(prim);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  return ok;
+}
+
+int bert_gemm_pack_weights(bert_gemm_ctx *ctx, bert_packed_set *set, bert_precision p, int64_t rows, int64_t in,
+                           int64_t out, const void *w, int force, bert_packed_weights *packed, bert_error *err) {
+  packed->layout = NULL, packed->data = NULL;
+  if (p == BERT_BF16 && !bert_gemm_bf16_native(ctx)) return BERT_OK; /* emulated: widened per call anyway */
+  static const dnnl_data_type_t a_types[] = {dnnl_f32, dnnl_bf16, dnnl_u8}, b_types[] = {dnnl_f32, dnnl_bf16, dnnl_s8};
+  bert_gemm_desc d = linear_desc(p, rows, in, out);
+  dnnl_memory_desc_t plain, chosen;
+  make_md(&plain, &d, d.k, d.n, d.b_stride, b_types[p]);
+  if (!preferred_layout(ctx, &d, a_types[p], b_types[p], &chosen) || dnnl_memory_desc_equal(&plain, &chosen))
+    return BERT_OK;
+  int blocked = chosen.format_kind == dnnl_blocked &&
+                (chosen.format_desc.blocking.inner_nblks > 0 || chosen.extra.flags != 0);
+  if (!blocked && !force) return BERT_OK; /* another plain order: the kernel reads ours as well */
+  const dnnl_memory_desc_t *layout = intern_layout(set, &chosen);
+  void *data = layout ? new_block(set, dnnl_memory_desc_get_size(layout)) : NULL;
+  if (!data) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory packing a %lldx%lld weight",
+                                   (long long)out, (long long)in);
+  if (!reorder(ctx, &plain, w, layout, data))
+    return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN cannot reorder a %lldx%lld weight into its layout",
+                          (long long)out, (long long)in);
+  packed->layout = layout, packed->data = data;
+  return BERT_OK;
 }

@@ -44,13 +44,27 @@ typedef struct bert_gemm_desc {
   bert_post post;
   int c_bf16;              /* C is bf16 (uint16_t), rounded from the f32 result; bf16 operands only,
                               no accumulation: the operand of a next bf16 product, written once */
+  const void *b_layout;    /* set by bert_gemm_ex from a packed B: the layout the primitive reads */
 } bert_gemm_desc;
+
+/* Weights packed for inference: a linear layer's W [out, in] reordered once into the layout that
+ * oneDNN's kernel prefers on this CPU (blocked for AMX / VNNI kernels, which otherwise re-block
+ * the plain matrix at every call). A product whose kernel takes that layout reads the packed copy;
+ * any other product (another row count may choose another kernel) reads the plain weights. A set
+ * owns the packed copies and their layouts, equal layouts being one object, so that the primitive
+ * cache keys on the layout, not on each matrix. Read-only once packed: contexts may share it. */
+typedef struct bert_packed_set bert_packed_set;
+typedef struct bert_packed_weights {
+  const void *layout; /* NULL: not packed (plain is the preferred layout); else owned by the set */
+  const void *data;
+} bert_packed_weights;
 
 /* The run-time operands beyond A, B, bias and C. */
 typedef struct bert_gemm_args {
   const float *addend;       /* BERT_POST_ADD: the tensor added */
   const float *col_scales;   /* BERT_INT8: [n] scales of the int32 sums (activation x weight scale) */
   int32_t a_zero_point;      /* BERT_INT8: the u8 value that stands for 0 */
+  const bert_packed_weights *packed_b; /* B's packed copy (linear products), or NULL */
 } bert_gemm_args;
 
 int bert_gemm(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, const void *b,
@@ -79,10 +93,28 @@ int bert_linear_forward_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64
                              const bert_int8_input *x, const int8_t *w, const float *w_scale,
                              const float *bias, bert_post post, const float *addend, float *y,
                              bert_error *err);
+int bert_linear_forward_int8_packed(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out,
+                                    const bert_int8_input *x, const int8_t *w, const bert_packed_weights *packed,
+                                    const float *w_scale, const float *bias, bert_post post, const float *addend,
+                                    float *y, bert_error *err);
 /* The largest u8 activation value whose products oneDNN sums exactly on this CPU: 255 with VNNI
  * or AMX, 127 where AVX2's u8 x s8 multiply-add saturates 16-bit pairs (the same 7-bit "reduced
  * range" as fbgemm's and ONNX Runtime's int8 on such CPUs). */
 int bert_gemm_int8_activation_max(bert_gemm_ctx *ctx);
+
+int bert_packed_set_create(bert_packed_set **set, bert_error *err);
+void bert_packed_set_free(bert_packed_set *set);
+/* Packs W [out, in] (f32, bf16 or, for BERT_INT8, s8) as a product of `rows` rows prefers it; `force`
+ * packs even when the preferred layout is a plain one (tests). Leaves *out unpacked when plain is
+ * preferred or bf16 is emulated. */
+int bert_gemm_pack_weights(bert_gemm_ctx *ctx, bert_packed_set *set, bert_precision p, int64_t rows, int64_t in,
+                           int64_t out, const void *w, int force, bert_packed_weights *packed, bert_error *err);
+/* Products so far that read a packed B (for benchmarks and tests: packing is invisible otherwise). */
+int64_t bert_gemm_packed_calls(const bert_gemm_ctx *ctx);
+/* y = post(x Wᵀ + b) as bert_linear_forward_post, reading W's packed copy where the kernel takes it. */
+int bert_linear_forward_packed(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in, int64_t out,
+                               const void *x, const void *w, const bert_packed_weights *packed, const float *bias,
+                               bert_post post, const float *addend, void *y, int y_bf16, bert_error *err);
 
 /* dx (+)= dy W */
 int bert_linear_backward_input(bert_gemm_ctx *ctx, bert_precision p, int64_t rows, int64_t in,

@@ -31,23 +31,16 @@ static void run_batch(bert_model *m, bert_task task, int max_batch, int max_len,
   bert_workspace_free(&ws);
 }
 
-static double max_rel_diff(const float *a, const float *b, size_t n) {
-  double worst = 0, scale = 1e-6;
-  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(a[i]));
-  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / scale);
-  return worst;
-}
-
 static void compare(bert_model *m, bert_task task, const bert_batch *b, int train, const char *what) {
   run exact, bigger;
   run_batch(m, task, B, L, b, train, &exact);
   run_batch(m, task, B + 3, L + 40, b, train, &bigger);
   CHECK_MSG(fabsf(exact.loss - bigger.loss) <= 1e-6f * fabsf(exact.loss), "%s: loss %.9g vs %.9g", what, exact.loss,
             bigger.loss);
-  double g = max_rel_diff(exact.grads, bigger.grads, m->layout.total);
+  double g = test_max_rel_diff(exact.grads, bigger.grads, m->layout.total);
   CHECK_MSG(g <= 1e-5, "%s: gradients differ by %.3g of their largest", what, g);
   if (task == BERT_TASK_QA) {
-    double l = max_rel_diff(exact.logits, bigger.logits, B * L);
+    double l = test_max_rel_diff(exact.logits, bigger.logits, B * L);
     CHECK_MSG(l <= 1e-5, "%s: logits differ by %.3g", what, l);
   }
   free(exact.grads);
