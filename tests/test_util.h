@@ -33,7 +33,9 @@ extern int test_checks;
   CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %g)", (double)(a), (double)(b), (double)(tol))
 
 int test_summary(const char *name);
-/* max |a - b| / max |a|: how far b is from a, relative to a's largest value. */
+/* max(worst, e), but a NaN e wins (fmax would drop it, and a NaN result would pass as no error). */
+double test_worse(double worst, double e);
+/* max |a - b| / max |a|: how far b is from a, relative to a's largest value; NaN when any is NaN. */
 double test_max_rel_diff(const float *a, const float *b, size_t n);
 /* Writes n bytes to path without fsync (damage loops write thousands of files); silent on error,
  * the reading code under test then reports the missing file. */

@@ -401,8 +401,7 @@ static int load_model(infer_state *st, bert_error *err) {
               st->opt.model);
   bert_load_report_log(&report);
   bert_load_report_free(&report);
-  rc = bert_model_set_precision(&st->model, st->opt.precision, err);
-  return rc ? rc : bert_model_pack_weights(&st->model, (int64_t)st->opt.batch_size * 128, 0, err);
+  return bert_model_prepare_inference(&st->model, st->opt.precision, (int64_t)st->opt.batch_size * 128, err);
 }
 
 static void state_free(infer_state *st) {

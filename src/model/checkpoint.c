@@ -380,6 +380,8 @@ static int save_tokenizer_config(const char *path, int do_lower_case, bert_error
 int bert_checkpoint_save(const bert_model *m, const char *dir, const char *vocab_path, int do_lower_case,
                          bert_error *err) {
   char path[4096];
+  if (m->fp32_released)
+    return bert_error_set(err, BERT_EINVAL, "checkpoint %s: the model's fp32 weights were released for inference", dir);
   int rc = bert_mkdir_p(dir, err);
   /* each file is replaced atomically (the folder as a whole is not) */
   if (!rc && !(rc = join(path, dir, "model.safetensors", err))) rc = save_weights(m, path, err);

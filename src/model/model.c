@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "model/internal.h"
 #include "tensor/dropout.h"
@@ -38,7 +40,9 @@ static void packing_free(bert_model_packing *pk) {
   bert_packed_set_free(pk->set);
   free(pk->offsets);
   free(pk->weights);
+  uint64_t serial = pk->serial;
   memset(pk, 0, sizeof *pk);
+  pk->serial = serial; /* the next set gets another */
 }
 
 void bert_model_free(bert_model *m) {
@@ -54,6 +58,8 @@ void bert_model_free(bert_model *m) {
 }
 
 int bert_model_enable_grads(bert_model *m, bert_error *err) {
+  if (m->fp32_released)
+    return bert_error_set(err, BERT_EINVAL, "model: its fp32 weights were released for inference; it cannot train");
   if (m->grads) return BERT_OK;
   m->grads = bert_aligned_alloc(m->layout.total * sizeof(float));
   if (!m->grads) return bert_error_set(err, BERT_ENOMEM, "model: cannot allocate gradients");
@@ -108,6 +114,9 @@ static int quantize_encoder(bert_model *m, bert_error *err) {
 }
 
 int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err) {
+  if (m->fp32_released)
+    return bert_error_set(err, BERT_EINVAL, "model: its fp32 weights were released for %s inference; "
+                          "load it again for another precision", bert_precision_name(m->precision));
   packing_free(&m->packing);
   int8_weights_free(&m->int8);
   if (p != BERT_BF16) {
@@ -128,6 +137,38 @@ int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err) {
   return BERT_OK;
 }
 
+int bert_model_release_fp32_weights(bert_model *m, bert_error *err) {
+  if (m->precision == BERT_FP32)
+    return bert_error_set(err, BERT_EINVAL, "model: fp32 inference reads its fp32 weights: nothing to release");
+  if (m->grads)
+    return bert_error_set(err, BERT_EINVAL, "model: a model with gradients is training: its fp32 weights stay");
+  int n = encoder_linear_weights(m, NULL, NULL, NULL);
+  size_t *offsets = calloc((size_t)n, sizeof *offsets);
+  int64_t *outs = calloc((size_t)n, sizeof *outs), *ins = calloc((size_t)n, sizeof *ins);
+  if (!offsets || !outs || !ins) {
+    free(offsets), free(outs), free(ins);
+    return bert_error_set(err, BERT_ENOMEM, "model: out of memory");
+  }
+  encoder_linear_weights(m, offsets, outs, ins);
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  for (int i = 0; i < n; i++) {
+    /* the whole pages inside the weight: zero-filled if ever touched again, which nothing does */
+    uintptr_t start = (uintptr_t)(m->params + offsets[i]), end = start + (uintptr_t)(outs[i] * ins[i]) * sizeof(float);
+    start = (start + page - 1) / page * page, end = end / page * page;
+    if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+  }
+  free(offsets), free(outs), free(ins);
+  m->fp32_released = 1;
+  return BERT_OK;
+}
+
+int bert_model_prepare_inference(bert_model *m, bert_precision p, int64_t rows, bert_error *err) {
+  int rc = bert_model_set_precision(m, p, err);
+  if (!rc) rc = bert_model_pack_weights(m, rows, 0, err);
+  if (!rc && p != BERT_FP32) rc = bert_model_release_fp32_weights(m, err);
+  return rc;
+}
+
 const char *bert_precision_name(bert_precision p) {
   return p == BERT_BF16 ? "bf16" : p == BERT_INT8 ? "int8" : "fp32";
 }
@@ -146,7 +187,7 @@ int bert_model_pack_weights(bert_model *m, int64_t rows, int force, bert_error *
   int64_t *outs = calloc((size_t)n, sizeof *outs), *ins = calloc((size_t)n, sizeof *ins);
   pk->offsets = calloc((size_t)n, sizeof *pk->offsets);
   pk->weights = calloc((size_t)n, sizeof *pk->weights);
-  int rc = outs && ins && pk->offsets && pk->weights ? bert_packed_set_create(&pk->set, err)
+  int rc = outs && ins && pk->offsets && pk->weights ? bert_packed_set_create(&pk->set, ++pk->serial, err)
                                                     : bert_error_set(err, BERT_ENOMEM, "model: out of memory packing");
   if (!rc) encoder_linear_weights(m, pk->offsets, outs, ins);
   for (int i = 0; i < n && !rc; i++) {
@@ -163,6 +204,7 @@ int bert_model_pack_weights(bert_model *m, int64_t rows, int force, bert_error *
 }
 
 void bert_model_sync_bf16(bert_model *m) {
+  if (m->fp32_released) return; /* nothing to sync from: the bf16 copy is all there is */
   packing_free(&m->packing);
   if (m->params_bf16) bert_to_bf16(m->params, m->params_bf16, (int64_t)m->layout.total);
 }
@@ -209,7 +251,8 @@ int bert_model_linear(bert_model *m, bert_workspace *ws, int64_t rows, int64_t i
                       size_t b_off, const bert_linear_io *io, bert_error *err) {
   const float *bias = b_off == BERT_NO_BIAS ? NULL : m->params + b_off;
   int q = m->precision == BERT_INT8 ? weight_index(m->int8.offsets, m->int8.count, w_off) : -1;
-  int k = weight_index(m->packing.offsets, m->packing.count, w_off);
+  /* training changes the weights at every step: its products read them, never a packed copy */
+  int k = ws->training ? -1 : weight_index(m->packing.offsets, m->packing.count, w_off);
   const bert_packed_weights *packed = k >= 0 ? &m->packing.weights[k] : NULL;
   if ((io->x_bf16 || io->y_bf16) && m->precision != BERT_BF16)
     return bert_error_set(err, BERT_EINVAL, "linear: bf16 operands outside bf16 mode");
@@ -254,6 +297,9 @@ int bert_model_forward(bert_model *m, bert_workspace *ws, const bert_batch *b, i
   if (rc) return rc;
   if (train && !ws->training)
     return bert_error_set(err, BERT_EINVAL, "forward: dropout needs a training workspace");
+  if (ws->precision != m->precision)
+    return bert_error_set(err, BERT_EINVAL, "forward: the workspace was sized for %s, the model is now %s",
+                          bert_precision_name(ws->precision), bert_precision_name(m->precision));
   ws->batch = b->batch, ws->len = b->len, ws->masked = b->masked, ws->slots = b->slots;
   ws->dropout_on = train;
   ws->dropout_rng = dropout_rng;

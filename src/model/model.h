@@ -30,6 +30,7 @@ typedef struct bert_model_packing {
   size_t *offsets;              /* [count] parameter offsets of the packed weights */
   bert_packed_weights *weights; /* [count] */
   bert_packed_set *set;
+  uint64_t serial;              /* counts the packings of this model (see bert_packed_set_create) */
 } bert_model_packing;
 
 typedef struct bert_model {
@@ -40,6 +41,7 @@ typedef struct bert_model {
   uint16_t *params_bf16;  /* NULL unless precision is bf16 */
   bert_int8_weights int8; /* empty unless precision is int8 */
   bert_model_packing packing; /* empty unless bert_model_pack_weights was called */
+  int fp32_released;      /* the fp32 encoder weights were given back (bf16 / int8 inference only) */
   bert_precision precision;
   bert_gemm_ctx *gemm;
 } bert_model;
@@ -58,6 +60,13 @@ int bert_model_set_precision(bert_model *m, bert_precision p, bert_error *err);
  * (blocked layouts on AMX / VNNI; nothing on CPUs whose kernels read the plain layout). `force`
  * packs even then (tests). Shallow copies of the model (serving instances) share the packing. */
 int bert_model_pack_weights(bert_model *m, int64_t rows, int force, bert_error *err);
+/* bf16 and int8 inference only: gives the memory of the fp32 encoder linear weights, which the
+ * products no longer read, back to the system (3/4 of BERT-base's parameters). The fp32 master
+ * weights are for training; afterwards the model cannot change precision, train or be saved. */
+int bert_model_release_fp32_weights(bert_model *m, bert_error *err);
+/* What an inference command does after loading: the precision, the packed weights and, in bf16
+ * and int8, the fp32 encoder weights released. */
+int bert_model_prepare_inference(bert_model *m, bert_precision p, int64_t rows, bert_error *err);
 const char *bert_precision_name(bert_precision p);
 /* "fp32", "bf16" or "int8"; -1 for anything else. */
 int bert_precision_parse(const char *name, bert_precision *p);
@@ -110,6 +119,7 @@ typedef struct bert_workspace {
   bert_task task;
   int max_batch, max_len, max_masked, max_slots;
   int training;
+  bert_precision precision; /* the model's when the buffers were sized */
   /* shape and settings of the last forward */
   int batch, len, masked, slots, dropout_on;
   bert_rng dropout_rng;

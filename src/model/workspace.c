@@ -161,6 +161,7 @@ int bert_workspace_create(bert_workspace *ws, const bert_model *m, bert_task tas
   ws->max_masked = max_masked > 0 ? max_masked : 1;
   ws->max_slots = max_slots > 0 ? max_slots : 1;
   ws->training = training;
+  ws->precision = m->precision;
   ws->layers = calloc((size_t)m->config.num_hidden_layers, sizeof *ws->layers);
   if (!ws->layers) return bert_error_set(err, BERT_ENOMEM, "workspace: out of memory");
   carver count = {NULL, 0};

@@ -169,9 +169,8 @@ static int qa_load(const bert_serve_model_config *cfg, const char *version_dir, 
   if (!rc) rc = check_tensors(cfg, err);
   if (!rc) rc = parse_options(q, cfg, &seed, &precision, err);
   if (!rc) rc = bert_serve_bert_load(&q->model, version_dir, seed, &random_init, err);
-  if (!rc) rc = bert_model_set_precision(&q->model, precision, err);
-  /* packed before the instances' views copy the model: they share the packed weights */
-  if (!rc) rc = bert_model_pack_weights(&q->model, (int64_t)(cfg->max_batch_size > 0 ? cfg->max_batch_size : 1) * 128, 0, err);
+  /* before the instances' views copy the model: they share the packed weights */
+  if (!rc) rc = bert_model_prepare_inference(&q->model, precision, (int64_t)(cfg->max_batch_size > 0 ? cfg->max_batch_size : 1) * 128, err);
   if (rc) {
     qa_unload(q);
     return rc;

@@ -130,9 +130,8 @@ static int text_load(const bert_serve_model_config *cfg, const char *version_dir
   if (!rc && !(rc = bert_serve_bert_load(&t->model, version_dir, seed, &random_init, err))) t->have_model = 1;
   if (!rc && t->features.max_seq_length > t->model.config.max_position_embeddings)
     t->features.max_seq_length = t->model.config.max_position_embeddings;
-  if (!rc) rc = bert_model_set_precision(&t->model, precision, err);
-  /* packed before the instances' views copy the model: they share the packed weights */
-  if (!rc) rc = bert_model_pack_weights(&t->model, (int64_t)t->features.max_seq_length, 0, err);
+  /* before the instances' views copy the model: they share the packed weights */
+  if (!rc) rc = bert_model_prepare_inference(&t->model, precision, (int64_t)t->features.max_seq_length, err);
   if (!rc) rc = open_tokenizer(t, version_dir, err);
   if (rc) {
     text_unload(t);

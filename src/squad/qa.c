@@ -89,8 +89,7 @@ int bert_qa_engine_open(bert_qa_engine *e, const char *model_dir, const char *fa
   bert_load_report_free(&report);
   if (e->features.max_seq_length > e->model.config.max_position_embeddings)
     e->features.max_seq_length = e->model.config.max_position_embeddings;
-  if (!r) r = bert_model_set_precision(&e->model, precision, err);
-  if (!r) r = bert_model_pack_weights(&e->model, (int64_t)batch * e->features.max_seq_length, 0, err);
+  if (!r) r = bert_model_prepare_inference(&e->model, precision, (int64_t)batch * e->features.max_seq_length, err);
   if (!r) r = open_vocab(e, model_dir, fallback_vocab, err);
   if (!r) r = bert_squad_runner_create(&e->runner, &e->model, batch, e->features.max_seq_length, 0, err);
   if (r) bert_qa_engine_close(e);

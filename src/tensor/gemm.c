@@ -313,6 +313,7 @@ int bert_gemm_ex(bert_gemm_ctx *ctx, const bert_gemm_desc *desc, const void *a, 
   if (packed && packed->layout && !key.batch_dims) {
     bert_gemm_desc packed_key = key;
     packed_key.b_layout = packed->layout;
+    packed_key.b_serial = packed->serial;
     gemm_entry *pe = lookup(ctx, &packed_key, NULL);
     if (pe && !pe->unusable) e = pe, key = packed_key, b = packed->data, ctx->packed_calls++;
   }
@@ -419,21 +420,25 @@ int bert_linear_forward_int8_packed(bert_gemm_ctx *ctx, int64_t rows, int64_t in
   return bert_gemm_ex(ctx, &d, x->data, w, bias, y, &extra, err);
 }
 
-/* Multiplies rows of the largest u8 by rows of the largest s8: exact sums mean no saturation. */
+/* Multiplies rows of the largest u8 by rows of the largest s8, at a size that takes the kernel of
+ * the model's products (a single row may go to another): exact sums mean no saturation. */
 int bert_gemm_int8_activation_max(bert_gemm_ctx *ctx) {
   if (ctx->int8_max) return ctx->int8_max;
-  enum { K = 64, N = 16 };
-  uint8_t x[K];
-  int8_t w[N * K];
-  float y[N], scale[N];
-  memset(x, 255, sizeof x);
-  memset(w, 127, sizeof w);
-  for (int j = 0; j < N; j++) scale[j] = 1.0f;
-  bert_int8_input in = {x, 1.0f, 0};
+  enum { M = 64, K = 256, N = 64 };
+  uint8_t *x = malloc(M * K);
+  int8_t *w = malloc(N * K);
+  float *y = malloc(sizeof(float) * M * N), scale[N];
   ctx->int8_max = 127;
-  if (bert_linear_forward_int8(ctx, 1, K, N, &in, w, scale, NULL, BERT_POST_NONE, NULL, y, NULL) == BERT_OK &&
-      y[0] == 255.0f * 127.0f * K)
-    ctx->int8_max = 255;
+  if (x && w && y) {
+    memset(x, 255, M * K);
+    memset(w, 127, N * K);
+    for (int j = 0; j < N; j++) scale[j] = 1.0f;
+    bert_int8_input in = {x, 1.0f, 0};
+    int exact = bert_linear_forward_int8(ctx, M, K, N, &in, w, scale, NULL, BERT_POST_NONE, NULL, y, NULL) == BERT_OK;
+    for (int i = 0; exact && i < M * N; i++) exact = y[i] == 255.0f * 127.0f * K;
+    if (exact) ctx->int8_max = 255;
+  }
+  free(x), free(w), free(y);
   return ctx->int8_max;
 }
 
@@ -488,15 +493,18 @@ float bert_bf16_to_float(uint16_t v) {
 int64_t bert_gemm_packed_calls(const bert_gemm_ctx *ctx) { return ctx->packed_calls; }
 
 struct bert_packed_set {
+  uint64_t serial;
   dnnl_memory_desc_t **layouts; /* distinct layouts */
   int layout_count;
   void **blocks;                /* packed copies */
   int block_count, block_cap;
 };
 
-int bert_packed_set_create(bert_packed_set **set, bert_error *err) {
+int bert_packed_set_create(bert_packed_set **set, uint64_t serial, bert_error *err) {
   *set = calloc(1, sizeof **set);
-  return *set ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "gemm: out of memory for packed weights");
+  if (!*set) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory for packed weights");
+  (*set)->serial = serial;
+  return BERT_OK;
 }
 
 void bert_packed_set_free(bert_packed_set *set) {
@@ -592,6 +600,6 @@ int bert_gemm_pack_weights(bert_gemm_ctx *ctx, bert_packed_set *set, bert_precis
   if (!reorder(ctx, &plain, w, layout, data))
     return bert_error_set(err, BERT_EUNSUPPORTED, "gemm: oneDNN cannot reorder a %lldx%lld weight into its layout",
                           (long long)out, (long long)in);
-  packed->layout = layout, packed->data = data;
+  packed->layout = layout, packed->data = data, packed->serial = set->serial;
   return BERT_OK;
 }

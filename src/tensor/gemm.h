@@ -45,6 +45,7 @@ typedef struct bert_gemm_desc {
   int c_bf16;              /* C is bf16 (uint16_t), rounded from the f32 result; bf16 operands only,
                               no accumulation: the operand of a next bf16 product, written once */
   const void *b_layout;    /* set by bert_gemm_ex from a packed B: the layout the primitive reads */
+  uint64_t b_serial;       /* and its set's serial: a later set may reuse the layout's address */
 } bert_gemm_desc;
 
 /* Weights packed for inference: a linear layer's W [out, in] reordered once into the layout that
@@ -57,6 +58,7 @@ typedef struct bert_packed_set bert_packed_set;
 typedef struct bert_packed_weights {
   const void *layout; /* NULL: not packed (plain is the preferred layout); else owned by the set */
   const void *data;
+  uint64_t serial;    /* the set's */
 } bert_packed_weights;
 
 /* The run-time operands beyond A, B, bias and C. */
@@ -102,7 +104,9 @@ int bert_linear_forward_int8_packed(bert_gemm_ctx *ctx, int64_t rows, int64_t in
  * range" as fbgemm's and ONNX Runtime's int8 on such CPUs). */
 int bert_gemm_int8_activation_max(bert_gemm_ctx *ctx);
 
-int bert_packed_set_create(bert_packed_set **set, bert_error *err);
+/* `serial` tells this set from earlier ones of the same owner (a primitive cached for an earlier
+ * set's layout is never taken for this one's, whose layouts may sit at the same addresses). */
+int bert_packed_set_create(bert_packed_set **set, uint64_t serial, bert_error *err);
 void bert_packed_set_free(bert_packed_set *set);
 /* Packs W [out, in] (f32, bf16 or, for BERT_INT8, s8) as a product of `rows` rows prefers it; `force`
  * packs even when the preferred layout is a plain one (tests). Leaves *out unpacked when plain is

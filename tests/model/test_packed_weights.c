@@ -1,12 +1,14 @@
 /* Weights packed once for inference give the outputs of the plain weights, in fp32, int8 and
  * bf16, for row counts other than the one packed for, and the products really read them; packing
- * is dropped when the precision or the weights change. The packing is forced: on CPUs whose
+ * is dropped when the precision or the weights change. Releasing the fp32 encoder weights (bf16,
+ * int8 inference) changes no output, gives the memory back, and refuses what would need them. The packing is forced: on CPUs whose
  * kernels read a plain layout (AVX2) nothing would be packed otherwise, and oneDNN's preferred
  * plain order (W as [in, out], where bertc keeps [out, in]) is what gets packed and read then. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/checkpoint.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -56,6 +58,45 @@ static void compare(bert_model *m, bert_precision p, bert_batch *b, const char *
   b->batch = B;
 }
 
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+  if (f) fclose(f);
+  return kb;
+}
+
+static void release(bert_precision p) {
+  bert_config cfg;
+  bert_config_defaults(&cfg);
+  cfg.vocab_size = 60, cfg.hidden_size = 256, cfg.num_hidden_layers = 2, cfg.num_attention_heads = 4;
+  cfg.intermediate_size = 1024, cfg.max_position_embeddings = 64;
+  bert_model m;
+  bert_error err = {0};
+  CHECK(bert_model_create(&m, &cfg, BERT_PART_QA, &err) == 0);
+  bert_layout_init(&m.layout, &m.config, 4, BERT_PART_ALL, m.params);
+  int32_t ids[B * L];
+  for (int i = 0; i < B * L; i++) ids[i] = 1 + (i * 7) % 59;
+  bert_batch b = {.batch = B, .len = L, .input_ids = ids, .slots = 1};
+  float before[2 * B * L], after[2 * B * L];
+  CHECK(bert_model_set_precision(&m, BERT_FP32, &err) == 0);
+  CHECK(bert_model_release_fp32_weights(&m, &err) == BERT_EINVAL); /* fp32 inference reads them */
+  CHECK(bert_model_set_precision(&m, p, &err) == 0);
+  qa_logits(&m, &b, before);
+  long rss0 = rss_kb();
+  CHECK_MSG(bert_model_release_fp32_weights(&m, &err) == 0, "%s", err.message);
+  long freed = rss0 - rss_kb(); /* 2 layers x 786,432 fp32 weights = 6 MiB */
+  CHECK_MSG(freed >= 4096, "%s: releasing the fp32 weights gave back %ld KiB", bert_precision_name(p), freed);
+  qa_logits(&m, &b, after);
+  CHECK_MSG(memcmp(before, after, sizeof before) == 0, "%s: the logits changed after the release", bert_precision_name(p));
+  CHECK(bert_model_set_precision(&m, BERT_FP32, &err) == BERT_EINVAL && strstr(err.message, "released"));
+  CHECK(bert_model_enable_grads(&m, &err) == BERT_EINVAL);
+  CHECK(bert_checkpoint_save(&m, test_tmpdir("released"), NULL, 1, &err) == BERT_EINVAL);
+  bert_model_free(&m);
+}
+
 int main(void) {
   bert_config cfg;
   bert_config_defaults(&cfg);
@@ -75,5 +116,7 @@ int main(void) {
   bert_model_sync_bf16(&m);
   CHECK(m.packing.count == 0); /* changed weights drop the packing */
   bert_model_free(&m);
+  release(BERT_BF16);
+  release(BERT_INT8);
   return test_summary("model/packed_weights");
 }

@@ -78,7 +78,8 @@ static int parse_spec(case_spec *c, const char *path, bert_error *err) {
   }
   const char *prec = cJSON_GetStringValue(cJSON_GetObjectItem(root, "precision"));
   c->precision = BERT_FP32;
-  if (prec && bert_precision_parse(prec, &c->precision)) return -1;
+  if (prec && bert_precision_parse(prec, &c->precision))
+    return bert_error_set(err, BERT_EINVAL, "%s: precision \"%s\": expected fp32, bf16 or int8", path, prec);
   c->backward = cJSON_IsTrue(cJSON_GetObjectItem(root, "backward"));
   bert_batch *b = &c->batch;
   int dims[2];

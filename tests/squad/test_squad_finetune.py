@@ -135,8 +135,11 @@ def check_int8(d, model, data):
     c = data["data"][0]["paragraphs"][0]
     r = subprocess.run([BERT, "qa", "--model", model, "--precision", "int8", "--question", c["qas"][0]["question"],
                         "--context", c["context"]], capture_output=True, text=True)
-    check(r.returncode == 0 and json.loads(r.stdout)["answer"] == int8[0][c["qas"][0]["id"]],
-          f"bert qa --precision int8 disagrees with bert squad's int8 evaluation: {r.stdout} {r.stderr[-300:]}")
+    # (int8 activation scales are per batch, so bert qa's windows need not round like the evaluation's:
+    # compare with the fp32 answer to this trained question instead)
+    check(r.returncode == 0 and json.loads(r.stdout)["answer"] == fp32[0][c["qas"][0]["id"]],
+          f"bert qa --precision int8 disagrees with fp32 on a trained question: {r.stdout} {r.stderr[-300:]}")
+    check(0 < mean_err, "int8 logits equal fp32's: int8 products did not run")
     r = squad(TINY + ["--train-file", path, "--squad-do-validation", "False", "--precision", "int8", "--num-epochs", "1",
                       "--max-train-samples", "8", "--output-dir", os.path.join(d, "t8")])
     check(r.returncode == 0 and "fine-tuning in fp32" in r.stderr, f"int8 fine-tuning does not train in fp32: {r.stderr[-500:]}")

@@ -19,7 +19,7 @@ static void fill(float *x, int64_t n, uint64_t seed) {
 static double max_rel(const float *x, const float *y, int64_t n) {
   double m = 0, scale = 1e-6;
   for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(y[i]));
-  for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i] - y[i]) / scale);
+  for (int64_t i = 0; i < n; i++) m = test_worse(m, fabs((double)x[i] - y[i]) / scale);
   return m;
 }
 
@@ -90,7 +90,7 @@ static void test_per_head(bert_gemm_ctx *ctx) {
           double acc = 0;
           for (int64_t e = 0; e < d; e++)
             acc += (double)qkv[(bb * L + i) * 3 * H + h * d + e] * qkv[(bb * L + j) * 3 * H + H + h * d + e];
-          worst = fmax(worst, fabs(acc - s[((bb * nh + h) * L + i) * L + j]));
+          worst = test_worse(worst, fabs(acc - s[((bb * nh + h) * L + i) * L + j]));
         }
   CHECK_MSG(worst < 1e-5, "per-head scores off by %g", worst);
   free(qkv), free(s);
@@ -166,7 +166,7 @@ static void test_bf16_result(bert_gemm_ctx *ctx) {
         continue;
       }
       float got = bert_bf16_to_float(y[i * 2 * N + j]), want = ref[i * N + j];
-      worst = fmax(worst, fabs(got - want) / fmax(fabs(want), 1e-3));
+      worst = test_worse(worst, fabs(got - want) / fmax(fabs(want), 1e-3));
     }
   CHECK_MSG(worst <= 1.0 / 128, "bf16 result off by %g (more than one bf16 step)", worst);
   CHECK_MSG(sentinel, "a strided bf16 result wrote outside its view");
@@ -192,9 +192,9 @@ static void test_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out)
   bert_quantize_weights(w, out, in, wq, wscale);
   double worst_x = 0, worst_w = 0;
   for (int64_t i = 0; i < rows * in; i++)
-    worst_x = fmax(worst_x, fabs((xq[i] - xin.zero_point) * xin.scale - x[i]) / xin.scale);
+    worst_x = test_worse(worst_x, fabs((xq[i] - xin.zero_point) * xin.scale - x[i]) / xin.scale);
   for (int64_t j = 0; j < out; j++)
-    for (int64_t k = 0; k < in; k++) worst_w = fmax(worst_w, fabs(wq[j * in + k] * wscale[j] - w[j * in + k]) / wscale[j]);
+    for (int64_t k = 0; k < in; k++) worst_w = test_worse(worst_w, fabs(wq[j * in + k] * wscale[j] - w[j * in + k]) / wscale[j]);
   CHECK_MSG(worst_x <= 0.5001 && worst_w <= 0.5001, "quantization error %g / %g steps", worst_x, worst_w);
   for (int t = 0; t < 2; t++) {
     bert_post post = t ? BERT_POST_ADD : BERT_POST_NONE;
@@ -205,7 +205,7 @@ static void test_int8(bert_gemm_ctx *ctx, int64_t rows, int64_t in, int64_t out)
         int64_t acc = 0;
         for (int64_t k = 0; k < in; k++) acc += (int64_t)(xq[i * in + k] - xin.zero_point) * wq[j * in + k];
         double want = (double)xin.scale * wscale[j] * (double)acc + b[j] + (t ? r[i * out + j] : 0.0);
-        worst = fmax(worst, fabs(y[i * out + j] - want));
+        worst = test_worse(worst, fabs(y[i * out + j] - want));
         scale = fmax(scale, fabs(want));
       }
     CHECK_MSG(worst / scale < 1e-5, "int8 %lldx%lldx%lld (post %d, qmax %d) off the integer sums by %g",
