@@ -27,10 +27,6 @@ int bert_model_linear(bert_model *m, bert_workspace *ws, int64_t rows, int64_t i
 /* 1 when bf16 activations flow from product to product (bf16 inference): the products and
  * LayerNorms that feed other products write bf16 directly, with no fp32 round trip. */
 int bert_model_bf16_io(const bert_model *m, const bert_workspace *ws);
-/* y = post(x Wᵀ + b): the GELU, or + addend [rows, out], fused into the product. */
-int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
-                                   int64_t out, const float *x, size_t w_off, size_t b_off,
-                                   bert_post post, const float *addend, float *y, bert_error *err);
 /* dW += dyᵀ x, db += Σ dy, dx (+)= dy W (dx may be NULL). */
 int bert_model_linear_backward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                                int64_t out, const float *dy, const float *x, size_t w_off,

@@ -227,20 +227,14 @@ void bert_model_dropout_backward(float p, int64_t n, const uint8_t *keep, const 
 int bert_model_linear_forward(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
                               int64_t out, const float *x, size_t w_off, size_t b_off, float *y,
                               bert_error *err) {
-  return bert_model_linear_forward_post(m, ws, rows, in, out, x, w_off, b_off, BERT_POST_NONE, NULL, y, err);
+  bert_linear_io io = {.x = x, .y = y};
+  return bert_model_linear(m, ws, rows, in, out, w_off, b_off, &io, err);
 }
 
 static int weight_index(const size_t *offsets, int count, size_t w_off) {
   for (int i = 0; i < count; i++)
     if (offsets[i] == w_off) return i;
   return -1;
-}
-
-int bert_model_linear_forward_post(bert_model *m, bert_workspace *ws, int64_t rows, int64_t in,
-                                   int64_t out, const float *x, size_t w_off, size_t b_off,
-                                   bert_post post, const float *addend, float *y, bert_error *err) {
-  bert_linear_io io = {.x = x, .y = y, .post = post, .addend = addend};
-  return bert_model_linear(m, ws, rows, in, out, w_off, b_off, &io, err);
 }
 
 int bert_model_bf16_io(const bert_model *m, const bert_workspace *ws) {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 /* Element i is kept when the top 24 bits of value i%4 of Philox block i/4 are >= p·2^24, so
- * forward and backward regenerate the same mask from (site, index) alone. The stream is copied
+ * a mask is a function of (site, index) alone (resumed runs draw the same). The stream is copied
  * into locals so that the block loop vectorises. */
 static void apply(bert_rng site, float p, int64_t n, const float *in, float *out, uint8_t *keep) {
   if (p <= 0.0f) {
@@ -45,10 +45,6 @@ static void apply(bert_rng site, float p, int64_t n, const float *in, float *out
 
 void bert_dropout_forward(bert_rng site, float p, int64_t n, const float *x, float *y) {
   apply(site, p, n, x, y, NULL);
-}
-
-void bert_dropout_backward(bert_rng site, float p, int64_t n, const float *dy, float *dx) {
-  apply(site, p, n, dy, dx, NULL);
 }
 
 void bert_dropout_forward_keep(bert_rng site, float p, int64_t n, const float *x, float *y, uint8_t *keep) {

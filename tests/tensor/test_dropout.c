@@ -26,13 +26,8 @@ int main(void) {
   CHECK(wrong_scale == 0);
   CHECK(y[n - 1] == 0.0f || y[n - 1] != x[n - 1]); /* the tail is masked and scaled too */
 
-  for (int64_t i = 0; i < n; i++) g[i] = 2.0f;
-  bert_dropout_backward(site, p, n, g, g);
-  int64_t mismatched = 0;
-  for (int64_t i = 0; i < n; i++) mismatched += (g[i] == 0.0f) != (y[i] == 0.0f);
-  CHECK(mismatched == 0);
-
-  /* the kept mask: the same outputs, and applying it equals regenerating it (zeros in x included) */
+  /* the kept mask: the same outputs; the backward applies it to the gradient, which equals drawing
+   * the mask again (zeros in x included) */
   uint8_t *keep = malloc((size_t)n);
   float *g2 = malloc(n * sizeof(float));
   x[17] = 0.0f;
@@ -40,9 +35,12 @@ int main(void) {
   bert_dropout_forward_keep(site, p, n, x, y2, keep);
   CHECK(memcmp(y, y2, n * sizeof(float)) == 0);
   for (int64_t i = 0; i < n; i++) g[i] = 1.0f + (float)(i % 5);
-  bert_dropout_backward(site, p, n, g, g2);
+  bert_dropout_forward(site, p, n, g, g2);
   bert_dropout_apply(p, n, keep, g, g);
   CHECK(memcmp(g, g2, n * sizeof(float)) == 0);
+  int64_t mismatched = 0;
+  for (int64_t i = 0; i < n; i++) mismatched += (g[i] == 0.0f) != (keep[i] == 0);
+  CHECK(mismatched == 0);
   int64_t dropped = 0;
   for (int64_t i = 0; i < n; i++) dropped += keep[i] == 0;
   CHECK_MSG(fabs((double)dropped / n - p) < 0.002, "kept mask drops %g", (double)dropped / n);
