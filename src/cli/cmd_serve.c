@@ -1,4 +1,4 @@
-/* bert serve: a Triton / KServe v2 compatible HTTP inference server over a model repository
+/* bert serve: a Triton / KServe v2 compatible HTTP and gRPC inference server over a model repository
  * (docs/serve.md). Runs until SIGINT or SIGTERM, then finishes the requests in flight. */
 #include <getopt.h>
 #include <pthread.h>
@@ -31,18 +31,23 @@ static const char *usage_text =
     "usage: bert serve --model-repository DIR [options]\n"
     "\n"
     "Serves the models of a Triton-layout repository (DIR/<model>/config.pbtxt and\n"
-    "DIR/<model>/<version>/ with a HuggingFace folder) over the KServe v2 HTTP protocol with\n"
-    "Triton's extensions (binary tensors, model configuration, statistics) and /metrics.\n"
+    "DIR/<model>/<version>/ with a HuggingFace folder) over the KServe v2 protocol, HTTP and\n"
+    "gRPC (inference.GRPCInferenceService, as Triton), with Triton's extensions (binary tensors,\n"
+    "model configuration, statistics) and /metrics.\n"
     "\n"
     "options:\n"
     "  --model-repository DIR  the model repository (required)\n"
     "  --http-port N           HTTP port (default 8000; 0 = any free port, printed at start)\n"
     "  --host ADDR             address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --metrics-port N        also serve /metrics on this port (0 = any free port)\n"
+    "  --grpc-port N           gRPC port (default 8001; 0 = any free port, printed at start)\n"
+    "  --no-grpc               no gRPC listener\n"
+    "  --grpc-threads N        gRPC completion-queue threads (default 2)\n"
     "  --threads N             compute threads per model, split between its instances\n"
     "                          (default: all cores)\n"
     "  --http-threads N        connection threads (default 2)\n"
-    "  --max-body-bytes N      largest request body accepted (default 67108864); larger: 413\n"
+    "  --max-body-bytes N      largest request body (HTTP: 413 beyond) or gRPC message\n"
+    "                          (RESOURCE_EXHAUSTED beyond) accepted (default 67108864)\n"
     "  --drain-timeout S       on SIGINT/SIGTERM, wait at most S seconds for requests in\n"
     "                          flight (default 30); a second signal exits at once\n"
     "  -h, --help              show this help and exit\n";
@@ -70,10 +75,13 @@ static int parse_options(int argc, char **argv, serve_cli *cli) {
       {"host", required_argument, 0, 'H'},             {"metrics-port", required_argument, 0, 'm'},
       {"threads", required_argument, 0, 't'},          {"http-threads", required_argument, 0, 'T'},
       {"max-body-bytes", required_argument, 0, 'b'},   {"drain-timeout", required_argument, 0, 'd'},
-      {"help", no_argument, 0, 'h'},                   {0, 0, 0, 0}};
+      {"grpc-port", required_argument, 0, 'g'},        {"no-grpc", no_argument, 0, 'G'},
+      {"grpc-threads", required_argument, 0, 'j'},     {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   bert_serve_options *o = &cli->opt;
   memset(cli, 0, sizeof *cli);
   o->host = "127.0.0.1", o->http_port = 8000, o->metrics_port = -1, o->http_threads = 2;
+  o->grpc_port = 8001, o->grpc_threads = 2;
   o->max_body_bytes = (size_t)64 << 20;
   cli->drain = 30;
   opterr = 0;
@@ -87,6 +95,9 @@ static int parse_options(int argc, char **argv, serve_cli *cli) {
       case 'p': if (int_value("--http-port", optarg, 0, 65535, &v)) return 2; o->http_port = (int)v; break;
       case 'm': if (int_value("--metrics-port", optarg, 0, 65535, &v)) return 2; o->metrics_port = (int)v; break;
       case 't': if (int_value("--threads", optarg, 1, 4096, &v)) return 2; o->threads = (int)v; break;
+      case 'g': if (int_value("--grpc-port", optarg, 0, 65535, &v)) return 2; o->grpc_port = (int)v; break;
+      case 'G': o->grpc_port = -1; break;
+      case 'j': if (int_value("--grpc-threads", optarg, 1, 64, &v)) return 2; o->grpc_threads = (int)v; break;
       case 'T': if (int_value("--http-threads", optarg, 1, 256, &v)) return 2; o->http_threads = (int)v; break;
       case 'b': if (int_value("--max-body-bytes", optarg, 1024, 1L << 40, &v)) return 2; o->max_body_bytes = (size_t)v; break;
       case 'd': if (int_value("--drain-timeout", optarg, 0, 86400, &v)) return 2; cli->drain = (double)v; break;
@@ -162,6 +173,8 @@ int cmd_serve(int argc, char **argv) {
   /* an IPv6 address goes in brackets in a URL */
   const char *open = strchr(cli.opt.host, ':') ? "[" : "", *close = *open ? "]" : "";
   printf("bert serve: listening on http://%s%s%s:%d\n", open, cli.opt.host, close, bert_serve_server_http_port(server));
+  if (bert_serve_server_grpc_port(server) >= 0)
+    printf("bert serve: grpc listening on %s%s%s:%d\n", open, cli.opt.host, close, bert_serve_server_grpc_port(server));
   if (bert_serve_server_metrics_port(server) >= 0)
     printf("bert serve: metrics on http://%s%s%s:%d/metrics\n", open, cli.opt.host, close, bert_serve_server_metrics_port(server));
   fflush(stdout);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "serve/infer_request.h"
+#include "serve/inference.h"
 
 typedef enum route_kind {
   ROUTE_UNKNOWN, ROUTE_LIVE, ROUTE_READY, ROUTE_SERVER, ROUTE_METRICS, ROUTE_ALL_STATS,
@@ -77,19 +78,10 @@ static int check_method(bert_serve_http_call *c, route_kind kind) {
 
 /* The model of a route, or a 404 reply and NULL (unknown model or version). */
 static bert_serve_model *route_model(bert_serve_endpoints *ep, bert_serve_http_call *c, const route *r) {
-  bert_serve_model *m = bert_serve_repository_find(ep->repo, r->model);
-  char msg[400];
-  if (!m) {
-    snprintf(msg, sizeof msg, "Request for unknown model: '%s' is not found", r->model);
-  } else if (r->version[0] && strcmp(r->version, m->version)) {
-    snprintf(msg, sizeof msg, "Request for unknown model: '%s' version %s is not found (version %s is served)", r->model,
-             r->version, m->version);
-    m = NULL;
-  } else {
-    return m;
-  }
-  bert_serve_http_reply_error(c, 404, msg);
-  return NULL;
+  bert_error err = {0};
+  bert_serve_model *m = bert_serve_model_lookup(ep->repo, r->model, r->version, &err);
+  if (!m) bert_serve_http_reply_error(c, bert_serve_status_http(BERT_SERVE_STATUS_NOT_FOUND), err.message);
+  return m;
 }
 
 /* ---- metadata ---- */
@@ -199,9 +191,10 @@ static void trim_after(size_t body_len) {
   if (body_len >= TRIM_AFTER_BYTES) malloc_trim(0);
 }
 
-static void fail_request(bert_serve_model *m, bert_serve_http_call *c, uint64_t received, int status, const char *msg) {
-  bert_serve_stats_request(&m->stats, NULL, 0, bert_serve_now_ns() - received);
-  bert_serve_http_reply_error(c, status, msg);
+static void fail_request(bert_serve_model *m, bert_serve_http_call *c, uint64_t received, bert_serve_status status,
+                         const char *msg) {
+  bert_serve_infer_failed(m, received);
+  bert_serve_http_reply_error(c, bert_serve_status_http(status), msg);
 }
 
 static void infer_call_free(infer_call *ic) {
@@ -223,9 +216,10 @@ static void finish_infer(void *arg, bert_serve_http_call *c) {
   if (!rc) rc = bert_serve_response_encode(r, m->config.name, m->version, &out, &header_len, &err);
   if (rc) {
     bert_strbuf_free(&out);
-    fail_request(m, c, r->received_ns, rc == BERT_EUNSUPPORTED ? 503 : 500, err.message);
+    fail_request(m, c, r->received_ns, r->status ? bert_serve_status_of_execution(rc) : BERT_SERVE_STATUS_INTERNAL,
+                 err.message);
   } else {
-    bert_serve_stats_request(&m->stats, r, 1, bert_serve_now_ns() - r->received_ns);
+    bert_serve_infer_succeeded(m, r);
     char hl[32];
     snprintf(hl, sizeof hl, "%zu", header_len);
     char *body = out.data;
@@ -238,7 +232,7 @@ static void finish_infer(void *arg, bert_serve_http_call *c) {
 /* The client left before its reply could go: the request is freed and counts as a failure. */
 static void cancel_infer(void *arg) {
   infer_call *ic = arg;
-  bert_serve_stats_request(&ic->model->stats, NULL, 0, bert_serve_now_ns() - ic->req->received_ns);
+  bert_serve_infer_failed(ic->model, ic->req->received_ns);
   infer_call_free(ic);
 }
 
@@ -272,38 +266,40 @@ static int check_header_size(const bert_serve_model *m, const char *body, size_t
 /* Checks what comes before the body (stopping, Content-Encoding); replies and returns 0 on failure. */
 static int infer_allowed(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m, uint64_t received) {
   if (atomic_load(&ep->stopping)) {
-    fail_request(m, c, received, 503, "the server is shutting down");
+    fail_request(m, c, received, BERT_SERVE_STATUS_UNAVAILABLE, "the server is shutting down");
     return 0;
   }
   const char *encoding = bert_serve_http_header(c, "Content-Encoding");
   if (encoding && strcasecmp(encoding, "identity")) {
     char msg[160];
     snprintf(msg, sizeof msg, "Content-Encoding %.40s is not supported by this server: send the body uncompressed", encoding);
-    fail_request(m, c, received, 400, msg);
+    fail_request(m, c, received, BERT_SERVE_STATUS_INVALID, msg);
     return 0;
   }
   return 1;
 }
 
 /* The body as a parsed, validated request; on failure the reply is sent and NULL returned. */
-static infer_call *take_request(bert_serve_http_call *c, bert_serve_model *m, uint64_t received) {
+static infer_call *take_request(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m, uint64_t received) {
   int64_t header_len = header_length(c);
   if (header_len == -2) {
-    fail_request(m, c, received, 400, "Inference-Header-Content-Length is not a non-negative integer");
+    fail_request(m, c, received, BERT_SERVE_STATUS_INVALID, "Inference-Header-Content-Length is not a non-negative integer");
     return NULL;
   }
   size_t len;
   char *body = bert_serve_http_take_body(c, &len);
   bert_serve_request *r;
   bert_error err = {0};
-  int too_long = check_header_size(m, body, len, header_len, &err), rc = too_long;
-  if (too_long) free(body);
-  else rc = bert_serve_request_parse(&r, &m->config, body, len, header_len, &err);
-  if (!rc && (rc = m->backend->validate(m->state, r, &err))) bert_serve_request_free(r);
-  infer_call *ic = rc ? NULL : calloc(1, sizeof *ic);
-  if (!rc && !ic) rc = bert_error_set(&err, BERT_ENOMEM, "out of memory"), bert_serve_request_free(r);
-  if (rc) {
-    fail_request(m, c, received, too_long ? 413 : rc == BERT_ENOMEM ? 500 : 400, err.message);
+  int rc = check_header_size(m, body, len, header_len, &err);
+  bert_serve_status status = rc ? BERT_SERVE_STATUS_TOO_LARGE : BERT_SERVE_STATUS_OK;
+  if (rc) free(body);
+  else if ((rc = bert_serve_request_parse(&r, &m->config, body, len, header_len, &err)))
+    status = bert_serve_status_of_request_error(rc);
+  if (!status && (status = bert_serve_infer_check(m, &ep->stopping, r, &err))) bert_serve_request_free(r);
+  infer_call *ic = status ? NULL : calloc(1, sizeof *ic);
+  if (!status && !ic) bert_error_set(&err, BERT_ENOMEM, "out of memory"), bert_serve_request_free(r), status = BERT_SERVE_STATUS_INTERNAL;
+  if (status) {
+    fail_request(m, c, received, status, err.message);
     trim_after(len);
     return NULL;
   }
@@ -314,13 +310,13 @@ static infer_call *take_request(bert_serve_http_call *c, bert_serve_model *m, ui
 
 static void infer(bert_serve_endpoints *ep, bert_serve_http_call *c, bert_serve_model *m) {
   uint64_t received = bert_serve_now_ns();
-  infer_call *ic = infer_allowed(ep, c, m, received) ? take_request(c, m, received) : NULL;
+  infer_call *ic = infer_allowed(ep, c, m, received) ? take_request(ep, c, m, received) : NULL;
   if (!ic) return;
   bert_serve_request *r = ic->req;
   r->done = request_done, r->done_arg = ic;
   /* suspended before it is queued: the batcher may resume it at once */
   bert_serve_http_suspend(c, finish_infer, cancel_infer, ic);
-  if (bert_serve_batcher_submit(m->batcher, r, &r->error)) { /* stopping: a 503 */
+  if (bert_serve_infer_submit(m, r, &r->error)) { /* stopping: a 503 */
     r->status = r->error.code;
     bert_serve_http_resume(c);
   }

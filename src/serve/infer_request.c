@@ -25,14 +25,14 @@ typedef struct parse_ctx {
   bert_error *err;
 } parse_ctx;
 
-static int bad(parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(parse_ctx *c, const char *fmt, ...) {
-  char msg[sizeof c->err->message];
+static int bad(bert_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(bert_error *err, const char *fmt, ...) {
+  char msg[sizeof err->message];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return bert_error_set(c->err, BERT_EINVAL, "%s", msg);
+  return bert_error_set(err, BERT_EINVAL, "%s", msg);
 }
 
 /* An integral JSON number in [lo, hi]. */
@@ -53,42 +53,18 @@ static void shape_text(char *out, size_t cap, const int64_t *shape, int ndim, in
 
 /* ---- element conversion (JSON data) ---- */
 
-static int int_range(bert_serve_dtype t, double *lo, double *hi) {
-  switch (t) {
-    case BERT_SERVE_BOOL: *lo = 0, *hi = 1; return 1;
-    case BERT_SERVE_UINT8: *lo = 0, *hi = 255; return 1;
-    case BERT_SERVE_UINT16: *lo = 0, *hi = 65535; return 1;
-    case BERT_SERVE_UINT32: *lo = 0, *hi = 4294967295.0; return 1;
-    case BERT_SERVE_UINT64: *lo = 0, *hi = 9223372036854774784.0; return 1; /* held in an int64 */
-    case BERT_SERVE_INT8: *lo = -128, *hi = 127; return 1;
-    case BERT_SERVE_INT16: *lo = -32768, *hi = 32767; return 1;
-    case BERT_SERVE_INT32: *lo = -2147483648.0, *hi = 2147483647.0; return 1;
-    case BERT_SERVE_INT64: *lo = -9223372036854775808.0, *hi = 9223372036854774784.0; return 1;
-    default: return 0;
-  }
-}
-
-static void store_int(void *dst, bert_serve_dtype t, int64_t i, int64_t v) {
-  switch (bert_serve_dtype_size(t)) {
-    case 1: { uint8_t x = (uint8_t)v; memcpy((char *)dst + i, &x, 1); break; }
-    case 2: { uint16_t x = (uint16_t)v; memcpy((char *)dst + 2 * i, &x, 2); break; }
-    case 4: { uint32_t x = (uint32_t)v; memcpy((char *)dst + 4 * i, &x, 4); break; }
-    default: { uint64_t x = (uint64_t)v; memcpy((char *)dst + 8 * i, &x, 8); break; }
-  }
-}
-
 /* Element i of a fixed-size tensor from a JSON scalar. */
 static int store_element(parse_ctx *c, const char *name, const cJSON *v, bert_serve_dtype t, void *dst, int64_t i) {
   double lo, hi;
-  if (int_range(t, &lo, &hi)) {
+  if (bert_serve_dtype_int_range(t, &lo, &hi)) {
     int64_t x;
     if (t == BERT_SERVE_BOOL && cJSON_IsBool(v)) x = cJSON_IsTrue(v);
     else if (!json_int(v, lo, hi, &x))
-      return bad(c, "input '%s': data element %lld is not a valid %s value", name, (long long)i, bert_serve_dtype_name(t));
-    store_int(dst, t, i, x);
+      return bad(c->err, "input '%s': data element %lld is not a valid %s value", name, (long long)i, bert_serve_dtype_name(t));
+    bert_serve_store_int(dst, t, i, x);
     return BERT_OK;
   }
-  if (!cJSON_IsNumber(v)) return bad(c, "input '%s': data element %lld is not a number", name, (long long)i);
+  if (!cJSON_IsNumber(v)) return bad(c->err, "input '%s': data element %lld is not a number", name, (long long)i);
   double d = v->valuedouble;
   if (t == BERT_SERVE_FP64) memcpy((char *)dst + 8 * i, &d, 8);
   else if (t == BERT_SERVE_FP32) { float f = (float)d; memcpy((char *)dst + 4 * i, &f, 4); }
@@ -115,9 +91,9 @@ static int walk_data(json_walk *w, const cJSON *v) {
     return BERT_OK;
   }
   if (w->count >= w->expected)
-    return bad(w->c, "input '%s': data has more elements than its shape's %lld", w->name, (long long)w->expected);
+    return bad(w->c->err, "input '%s': data has more elements than its shape's %lld", w->name, (long long)w->expected);
   if (w->dtype == BERT_SERVE_BYTES) {
-    if (!cJSON_IsString(v)) return bad(w->c, "input '%s': BYTES data element %lld is not a string", w->name, (long long)w->count);
+    if (!cJSON_IsString(v)) return bad(w->c->err, "input '%s': BYTES data element %lld is not a string", w->name, (long long)w->count);
     size_t n = strlen(v->valuestring);
     uint32_t len = (uint32_t)n;
     bert_strbuf_append(&w->bytes, (const char *)&len, 4);
@@ -129,7 +105,7 @@ static int walk_data(json_walk *w, const cJSON *v) {
 }
 
 static int decode_json_data(parse_ctx *c, const cJSON *data, bert_serve_tensor *t, int64_t n) {
-  if (t->dtype == BERT_SERVE_BF16) return bad(c, "input '%s': BF16 data must be sent as binary data", t->name);
+  if (t->dtype == BERT_SERVE_BF16) return bad(c->err, "input '%s': BF16 data must be sent as binary data", t->name);
   json_walk w = {c, t->name, t->dtype, NULL, {0}, 0, n};
   if (t->dtype != BERT_SERVE_BYTES) {
     size_t bytes = (size_t)n * bert_serve_dtype_size(t->dtype);
@@ -138,7 +114,7 @@ static int decode_json_data(parse_ctx *c, const cJSON *data, bert_serve_tensor *
   }
   int rc = walk_data(&w, data);
   if (!rc && w.count != n)
-    rc = bad(c, "input '%s': data has %lld elements, its shape %lld", t->name, (long long)w.count, (long long)n);
+    rc = bad(c->err, "input '%s': data has %lld elements, its shape %lld", t->name, (long long)w.count, (long long)n);
   if (t->dtype == BERT_SERVE_BYTES) {
     if (!rc && w.bytes.failed) rc = bert_error_set(c->err, BERT_ENOMEM, "out of memory");
     t->data = w.bytes.data, t->bytes = w.bytes.len, t->owned = 1;
@@ -149,158 +125,200 @@ static int decode_json_data(parse_ctx *c, const cJSON *data, bert_serve_tensor *
 
 /* ---- inputs ---- */
 
-static int parse_shape(parse_ctx *c, const char *name, const cJSON *shape, bert_serve_tensor *t) {
-  if (!cJSON_IsArray(shape)) return bad(c, "input '%s': shape must be an array of integers", name);
-  int n = cJSON_GetArraySize(shape);
-  if (n > BERT_SERVE_MAX_DIMS) return bad(c, "input '%s': shape has %d dimensions (at most %d)", name, n, BERT_SERVE_MAX_DIMS);
-  int i = 0;
-  for (const cJSON *d = shape->child; d; d = d->next, i++)
-    if (!json_int(d, 0, (double)REQUEST_MAX_ELEMENTS, &t->shape[i]))
-      return bad(c, "input '%s': shape[%d] is not an integer in [0, %lld]", name, i, (long long)REQUEST_MAX_ELEMENTS);
-  t->ndim = n;
-  return BERT_OK;
-}
-
 /* Checks the shape against the config ([-1] + dims when batching); returns the batch size. */
-static int check_shape(parse_ctx *c, const bert_serve_io *io, const bert_serve_tensor *t, int *batch) {
-  const bert_serve_model_config *cfg = c->cfg;
+static int check_shape(const bert_serve_model_config *cfg, const bert_serve_io *io, const bert_serve_tensor *t, int *batch,
+                       bert_error *err) {
   int batching = cfg->max_batch_size > 0, ok = t->ndim == io->ndim + batching;
   for (int i = 0; ok && i < io->ndim; i++) ok = io->dims[i] < 0 || io->dims[i] == t->shape[i + batching];
   if (!ok) {
     char want[200], got[200];
     shape_text(want, sizeof want, io->dims, io->ndim, batching);
     shape_text(got, sizeof got, t->shape, t->ndim, 0);
-    return bad(c, "unexpected shape for input '%s' for model '%s': expected %s, got %s", io->name, cfg->name, want, got);
+    return bad(err, "unexpected shape for input '%s' for model '%s': expected %s, got %s", io->name, cfg->name, want, got);
   }
   *batch = batching ? (int)t->shape[0] : 1;
   if (batching && (t->shape[0] < 1 || t->shape[0] > cfg->max_batch_size))
-    return bad(c, "input '%s': batch size %lld is outside [1, %d], the model's max_batch_size", io->name,
+    return bad(err, "input '%s': batch size %lld is outside [1, %d], the model's max_batch_size", io->name,
                (long long)t->shape[0], cfg->max_batch_size);
+  return BERT_OK;
+}
+
+int bert_serve_request_input_data(bert_serve_tensor *t, int64_t elements, const void *data, size_t bytes, bert_error *err) {
+  t->data = (void *)data, t->bytes = bytes, t->owned = 0;
+  if (t->dtype == BERT_SERVE_BYTES) {
+    int rc = bert_serve_bytes_check(t->data, t->bytes, elements, err);
+    return rc ? bert_error_prefix(err, "input '%s': ", t->name) : BERT_OK;
+  }
+  size_t want = (size_t)elements * bert_serve_dtype_size(t->dtype);
+  if (t->bytes != want)
+    return bad(err, "input '%s': its data is %zu bytes, its shape and %s need %zu", t->name, t->bytes,
+               bert_serve_dtype_name(t->dtype), want);
   return BERT_OK;
 }
 
 /* Binary data of `size` bytes for input t: the next bytes after the JSON header. */
 static int take_binary(parse_ctx *c, bert_serve_tensor *t, const cJSON *size_item, int64_t n) {
   int64_t size;
-  if (!json_int(size_item, 0, 9.0e15, &size)) return bad(c, "input '%s': binary_data_size must be a non-negative integer", t->name);
+  if (!json_int(size_item, 0, 9.0e15, &size)) return bad(c->err, "input '%s': binary_data_size must be a non-negative integer", t->name);
   if ((uint64_t)size > c->bin_len - c->bin_used)
-    return bad(c, "input '%s': binary_data_size %lld runs past the %zu bytes of binary data left in the body", t->name,
+    return bad(c->err, "input '%s': binary_data_size %lld runs past the %zu bytes of binary data left in the body", t->name,
                (long long)size, c->bin_len - c->bin_used);
-  t->data = (void *)(c->bin + c->bin_used), t->bytes = (size_t)size, t->owned = 0;
+  const char *data = c->bin + c->bin_used;
   c->bin_used += (size_t)size;
-  if (t->dtype == BERT_SERVE_BYTES) {
-    int rc = bert_serve_bytes_check(t->data, t->bytes, n, c->err);
-    return rc ? bert_error_prefix(c->err, "input '%s': ", t->name) : BERT_OK;
-  }
-  size_t want = (size_t)n * bert_serve_dtype_size(t->dtype);
-  if (t->bytes != want)
-    return bad(c, "input '%s': binary_data_size is %zu bytes, its shape and %s need %zu", t->name, t->bytes,
-               bert_serve_dtype_name(t->dtype), want);
+  return bert_serve_request_input_data(t, n, data, (size_t)size, c->err);
+}
+
+int bert_serve_request_add_input(bert_serve_request *r, const char *name, const char *datatype, const int64_t *shape,
+                                 int ndim, bert_serve_tensor **out, int64_t *elements, bert_error *err) {
+  const bert_serve_model_config *cfg = r->config;
+  int idx = bert_serve_model_config_input(cfg, name);
+  if (idx < 0) return bad(err, "unexpected inference input '%.200s' for model '%s'", name, cfg->name);
+  bert_serve_tensor *t = &r->inputs[idx];
+  if (t->dtype) return bad(err, "input '%s' is given twice", name);
+  const bert_serve_io *io = &cfg->inputs[idx];
+  bert_serve_dtype dtype = bert_serve_dtype_parse(datatype);
+  if (dtype != io->dtype)
+    return bad(err, "input '%s': datatype %.40s, the model expects %s", name, datatype, bert_serve_dtype_name(io->dtype));
+  if (ndim < 0 || ndim > BERT_SERVE_MAX_DIMS)
+    return bad(err, "input '%s': shape has %d dimensions (at most %d)", name, ndim, BERT_SERVE_MAX_DIMS);
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0 || shape[i] > REQUEST_MAX_ELEMENTS)
+      return bad(err, "input '%s': shape[%d] is not an integer in [0, %lld]", name, i, (long long)REQUEST_MAX_ELEMENTS);
+  snprintf(t->name, sizeof t->name, "%s", io->name);
+  memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+  t->ndim = ndim;
+  int batch = 0, rc = check_shape(cfg, io, t, &batch, err);
+  if (rc) return rc;
+  if (r->batch && batch != r->batch) return bad(err, "inputs disagree on the batch size (%d and %d)", r->batch, batch);
+  int64_t n = bert_serve_shape_elements(t->shape, t->ndim, REQUEST_MAX_ELEMENTS);
+  if (n < 0) return bad(err, "input '%s': the shape holds more than %lld elements", name, (long long)REQUEST_MAX_ELEMENTS);
+  r->batch = batch;
+  t->dtype = dtype; /* marks the input as given (after the checks, so a duplicate is found) */
+  *out = t, *elements = n;
+  return BERT_OK;
+}
+
+int bert_serve_request_inputs_done(bert_serve_request *r, bert_error *err) {
+  const bert_serve_model_config *cfg = r->config;
+  if (!r->batch) return bad(err, "the request needs at least one input");
+  for (int i = 0; i < cfg->n_inputs; i++)
+    if (!r->inputs[i].dtype && !cfg->inputs[i].optional)
+      return bad(err, "expected input '%s' for model '%s' is missing", cfg->inputs[i].name, cfg->name);
+  return BERT_OK;
+}
+
+/* The shape of a JSON input, checked for its type only (add_input checks the values). */
+static int parse_shape(parse_ctx *c, const char *name, const cJSON *shape, int64_t *dims, int *ndim) {
+  if (!cJSON_IsArray(shape)) return bad(c->err, "input '%s': shape must be an array of integers", name);
+  int n = cJSON_GetArraySize(shape);
+  if (n > BERT_SERVE_MAX_DIMS) return bad(c->err, "input '%s': shape has %d dimensions (at most %d)", name, n, BERT_SERVE_MAX_DIMS);
+  int i = 0;
+  for (const cJSON *d = shape->child; d; d = d->next, i++)
+    if (!json_int(d, 0, (double)REQUEST_MAX_ELEMENTS, &dims[i]))
+      return bad(c->err, "input '%s': shape[%d] is not an integer in [0, %lld]", name, i, (long long)REQUEST_MAX_ELEMENTS);
+  *ndim = n;
   return BERT_OK;
 }
 
 static int parse_input_params(parse_ctx *c, const char *name, const cJSON *params, const cJSON **size_item) {
   *size_item = NULL;
   if (!params) return BERT_OK;
-  if (!cJSON_IsObject(params)) return bad(c, "input '%s': parameters must be an object", name);
+  if (!cJSON_IsObject(params)) return bad(c->err, "input '%s': parameters must be an object", name);
   if (cJSON_GetObjectItemCaseSensitive(params, "shared_memory_region"))
-    return bad(c, "input '%s': shared memory is not supported by this server", name);
+    return bad(c->err, "input '%s': shared memory is not supported by this server", name);
   *size_item = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
   return BERT_OK;
 }
 
-static int input_index(parse_ctx *c, const cJSON *in, const char **name) {
-  if (!cJSON_IsObject(in)) return bad(c, "every element of inputs must be an object");
-  const cJSON *n = cJSON_GetObjectItemCaseSensitive(in, "name");
-  if (!cJSON_IsString(n)) return bad(c, "an input has no name string");
-  *name = n->valuestring;
-  int idx = bert_serve_model_config_input(c->cfg, n->valuestring);
-  if (idx < 0) return bad(c, "unexpected inference input '%.200s' for model '%s'", n->valuestring, c->cfg->name);
-  if (c->req->inputs[idx].dtype) return bad(c, "input '%s' is given twice", n->valuestring);
-  return idx;
-}
-
-static int parse_input(parse_ctx *c, const cJSON *in, int *batch) {
-  const char *name = "";
-  int idx = input_index(c, in, &name);
-  if (idx < 0) return idx;
-  const bert_serve_io *io = &c->cfg->inputs[idx];
-  bert_serve_tensor *t = &c->req->inputs[idx];
-  snprintf(t->name, sizeof t->name, "%s", io->name);
+static int parse_input(parse_ctx *c, const cJSON *in) {
+  if (!cJSON_IsObject(in)) return bad(c->err, "every element of inputs must be an object");
+  const cJSON *nm = cJSON_GetObjectItemCaseSensitive(in, "name");
+  if (!cJSON_IsString(nm)) return bad(c->err, "an input has no name string");
+  const char *name = nm->valuestring;
+  if (bert_serve_model_config_input(c->cfg, name) < 0)
+    return bad(c->err, "unexpected inference input '%.200s' for model '%s'", name, c->cfg->name);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(in, "datatype");
-  if (!cJSON_IsString(dt)) return bad(c, "input '%s': datatype must be a string", name);
-  bert_serve_dtype dtype = bert_serve_dtype_parse(dt->valuestring);
-  if (dtype != io->dtype)
-    return bad(c, "input '%s': datatype %.40s, the model expects %s", name, dt->valuestring, bert_serve_dtype_name(io->dtype));
-  int rc = parse_shape(c, name, cJSON_GetObjectItemCaseSensitive(in, "shape"), t);
-  if (!rc) rc = check_shape(c, io, t, batch);
-  if (rc) return rc;
-  int64_t n = bert_serve_shape_elements(t->shape, t->ndim, REQUEST_MAX_ELEMENTS);
-  if (n < 0) return bad(c, "input '%s': the shape holds more than %lld elements", name, (long long)REQUEST_MAX_ELEMENTS);
+  if (!cJSON_IsString(dt)) return bad(c->err, "input '%s': datatype must be a string", name);
+  int64_t shape[BERT_SERVE_MAX_DIMS];
+  int ndim = 0;
+  int rc = parse_shape(c, name, cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &ndim);
+  bert_serve_tensor *t = NULL;
+  int64_t n = 0;
+  if (!rc) rc = bert_serve_request_add_input(c->req, name, dt->valuestring, shape, ndim, &t, &n, c->err);
   const cJSON *size_item, *data = cJSON_GetObjectItemCaseSensitive(in, "data");
-  if ((rc = parse_input_params(c, name, cJSON_GetObjectItemCaseSensitive(in, "parameters"), &size_item))) return rc;
-  t->dtype = dtype; /* marks the input as given (after the checks, so a duplicate is found) */
-  if (size_item && data) return bad(c, "input '%s' has both data and binary_data_size", name);
+  if (!rc) rc = parse_input_params(c, name, cJSON_GetObjectItemCaseSensitive(in, "parameters"), &size_item);
+  if (rc) return rc;
+  if (size_item && data) return bad(c->err, "input '%s' has both data and binary_data_size", name);
   if (size_item) return take_binary(c, t, size_item, n);
-  if (!data) return bad(c, "input '%s' has neither data nor binary_data_size", name);
+  if (!data) return bad(c->err, "input '%s' has neither data nor binary_data_size", name);
   return decode_json_data(c, data, t, n);
 }
 
 static int parse_inputs(parse_ctx *c, const cJSON *inputs) {
-  if (!cJSON_IsArray(inputs) || !inputs->child) return bad(c, "the request needs a non-empty inputs array");
-  int batch = -1;
+  if (!cJSON_IsArray(inputs) || !inputs->child) return bad(c->err, "the request needs a non-empty inputs array");
   for (const cJSON *in = inputs->child; in; in = in->next) {
-    int b = 0, rc = parse_input(c, in, &b);
+    int rc = parse_input(c, in);
     if (rc) return rc;
-    if (batch >= 0 && b != batch) return bad(c, "inputs disagree on the batch size (%d and %d)", batch, b);
-    batch = b;
   }
-  for (int i = 0; i < c->cfg->n_inputs; i++)
-    if (!c->req->inputs[i].dtype && !c->cfg->inputs[i].optional)
-      return bad(c, "expected input '%s' for model '%s' is missing", c->cfg->inputs[i].name, c->cfg->name);
-  c->req->batch = batch;
-  if (c->bin_used != c->bin_len)
-    return bad(c, "%zu bytes of binary data after the last binary input are not claimed by any binary_data_size",
+  int rc = bert_serve_request_inputs_done(c->req, c->err);
+  if (!rc && c->bin_used != c->bin_len)
+    return bad(c->err, "%zu bytes of binary data after the last binary input are not claimed by any binary_data_size",
                c->bin_len - c->bin_used);
-  return BERT_OK;
+  return rc;
 }
 
 /* ---- requested outputs ---- */
 
+static int outputs_alloc(bert_serve_request *r, bert_error *err) {
+  if (r->outputs) return BERT_OK;
+  r->outputs = calloc((size_t)r->config->n_outputs, sizeof *r->outputs);
+  return r->outputs ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "out of memory");
+}
+
+int bert_serve_request_all_outputs(bert_serve_request *r, int binary, bert_error *err) {
+  int rc = outputs_alloc(r, err);
+  if (rc) return rc;
+  for (int i = 0; i < r->config->n_outputs; i++) r->outputs[i].index = i, r->outputs[i].binary = binary;
+  r->n_outputs = r->config->n_outputs;
+  return BERT_OK;
+}
+
+int bert_serve_request_add_output(bert_serve_request *r, const char *name, int binary, bert_error *err) {
+  int rc = outputs_alloc(r, err);
+  if (rc) return rc;
+  int idx = bert_serve_model_config_output(r->config, name);
+  if (idx < 0) return bad(err, "unexpected inference output '%.200s' for model '%s'", name, r->config->name);
+  for (int j = 0; j < r->n_outputs; j++)
+    if (r->outputs[j].index == idx) return bad(err, "output '%s' is requested twice", name);
+  r->outputs[r->n_outputs].index = idx, r->outputs[r->n_outputs].binary = binary;
+  r->n_outputs++;
+  return BERT_OK;
+}
+
 static int output_binary(parse_ctx *c, const char *name, const cJSON *params, int *binary) {
   *binary = c->binary_output;
   if (!params) return BERT_OK;
-  if (!cJSON_IsObject(params)) return bad(c, "output '%s': parameters must be an object", name);
+  if (!cJSON_IsObject(params)) return bad(c->err, "output '%s': parameters must be an object", name);
   if (cJSON_GetObjectItemCaseSensitive(params, "shared_memory_region"))
-    return bad(c, "output '%s': shared memory is not supported by this server", name);
+    return bad(c->err, "output '%s': shared memory is not supported by this server", name);
   if (cJSON_GetObjectItemCaseSensitive(params, "classification"))
-    return bad(c, "output '%s': classification outputs are not supported by this server", name);
+    return bad(c->err, "output '%s': classification outputs are not supported by this server", name);
   const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "binary_data");
-  if (b && !cJSON_IsBool(b)) return bad(c, "output '%s': binary_data must be true or false", name);
+  if (b && !cJSON_IsBool(b)) return bad(c->err, "output '%s': binary_data must be true or false", name);
   if (b) *binary = cJSON_IsTrue(b);
   return BERT_OK;
 }
 
 static int parse_outputs(parse_ctx *c, const cJSON *outputs) {
-  bert_serve_request *r = c->req;
-  const bert_serve_model_config *cfg = c->cfg;
-  if (!(r->outputs = calloc((size_t)cfg->n_outputs, sizeof *r->outputs))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
-  if (!outputs || (cJSON_IsArray(outputs) && !outputs->child)) { /* none named, or [] (Triton's "all") */
-    for (int i = 0; i < cfg->n_outputs; i++) r->outputs[i].index = i, r->outputs[i].binary = c->binary_output;
-    r->n_outputs = cfg->n_outputs;
-    return BERT_OK;
-  }
-  if (!cJSON_IsArray(outputs)) return bad(c, "outputs must be an array");
+  if (!outputs || (cJSON_IsArray(outputs) && !outputs->child)) /* none named, or [] (Triton's "all") */
+    return bert_serve_request_all_outputs(c->req, c->binary_output, c->err);
+  if (!cJSON_IsArray(outputs)) return bad(c->err, "outputs must be an array");
   for (const cJSON *o = outputs->child; o; o = o->next) {
     const cJSON *name = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "name") : NULL;
-    if (!cJSON_IsString(name)) return bad(c, "every requested output must be an object with a name string");
-    int idx = bert_serve_model_config_output(cfg, name->valuestring);
-    if (idx < 0) return bad(c, "unexpected inference output '%.200s' for model '%s'", name->valuestring, cfg->name);
-    for (int j = 0; j < r->n_outputs; j++)
-      if (r->outputs[j].index == idx) return bad(c, "output '%s' is requested twice", name->valuestring);
-    int rc = output_binary(c, name->valuestring, cJSON_GetObjectItemCaseSensitive(o, "parameters"), &r->outputs[r->n_outputs].binary);
+    if (!cJSON_IsString(name)) return bad(c->err, "every requested output must be an object with a name string");
+    int binary, rc = output_binary(c, name->valuestring, cJSON_GetObjectItemCaseSensitive(o, "parameters"), &binary);
+    if (!rc) rc = bert_serve_request_add_output(c->req, name->valuestring, binary, c->err);
     if (rc) return rc;
-    r->outputs[r->n_outputs++].index = idx;
   }
   return BERT_OK;
 }
@@ -309,17 +327,17 @@ static int parse_outputs(parse_ctx *c, const cJSON *outputs) {
 
 static int parse_parameters(parse_ctx *c, const cJSON *params) {
   if (!params) return BERT_OK;
-  if (!cJSON_IsObject(params)) return bad(c, "parameters must be an object");
+  if (!cJSON_IsObject(params)) return bad(c->err, "parameters must be an object");
   const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "binary_data_output");
-  if (b && !cJSON_IsBool(b)) return bad(c, "parameters.binary_data_output must be true or false");
+  if (b && !cJSON_IsBool(b)) return bad(c->err, "parameters.binary_data_output must be true or false");
   c->binary_output = cJSON_IsTrue(b);
   return BERT_OK;
 }
 
 static int parse_header(parse_ctx *c, const cJSON *root) {
-  if (!cJSON_IsObject(root)) return bad(c, "the request header must be a JSON object");
+  if (!cJSON_IsObject(root)) return bad(c->err, "the request header must be a JSON object");
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-  if (id && !cJSON_IsString(id)) return bad(c, "id must be a string");
+  if (id && !cJSON_IsString(id)) return bad(c->err, "id must be a string");
   if (id && !(c->req->id = strdup(id->valuestring))) return bert_error_set(c->err, BERT_ENOMEM, "out of memory");
   int rc = parse_parameters(c, cJSON_GetObjectItemCaseSensitive(root, "parameters"));
   if (!rc) rc = parse_inputs(c, cJSON_GetObjectItemCaseSensitive(root, "inputs"));
@@ -328,15 +346,15 @@ static int parse_header(parse_ctx *c, const cJSON *root) {
 }
 
 static int parse_json_header(parse_ctx *c, const char *text, size_t len) {
-  if (len == 0) return bad(c, "the request body is empty: a JSON inference request is expected");
+  if (len == 0) return bad(c->err, "the request body is empty: a JSON inference request is expected");
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!root) {
     size_t at = end && end >= text ? (size_t)(end - text) : 0;
-    return bad(c, "the request header is not valid JSON (near byte %zu of %zu)", at, len);
+    return bad(c->err, "the request header is not valid JSON (near byte %zu of %zu)", at, len);
   }
   while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
-  int rc = end && end < text + len ? bad(c, "unexpected bytes after the JSON request header (at byte %zu); binary data needs Inference-Header-Content-Length",
+  int rc = end && end < text + len ? bad(c->err, "unexpected bytes after the JSON request header (at byte %zu); binary data needs Inference-Header-Content-Length",
                                          (size_t)(end - text))
                                    : parse_header(c, root);
   cJSON_Delete(root);
@@ -347,7 +365,7 @@ static int parse_json_header(parse_ctx *c, const char *text, size_t len) {
 static int parse_raw(parse_ctx *c, size_t len) {
   const bert_serve_model_config *cfg = c->cfg;
   if (cfg->n_inputs != 1)
-    return bad(c, "a raw binary request (Inference-Header-Content-Length: 0) needs a model with one input; '%s' has %d",
+    return bad(c->err, "a raw binary request (Inference-Header-Content-Length: 0) needs a model with one input; '%s' has %d",
                cfg->name, cfg->n_inputs);
   const bert_serve_io *io = &cfg->inputs[0];
   size_t es = bert_serve_dtype_size(io->dtype);
@@ -357,14 +375,14 @@ static int parse_raw(parse_ctx *c, size_t len) {
   t->ndim = io->ndim + batching;
   if (batching) t->shape[0] = 1;
   for (int i = 0; i < io->ndim; i++) {
-    if (io->dims[i] < 0 && variable >= 0) return bad(c, "a raw binary request cannot give a shape with two variable dimensions");
+    if (io->dims[i] < 0 && variable >= 0) return bad(c->err, "a raw binary request cannot give a shape with two variable dimensions");
     if (io->dims[i] < 0) variable = i;
     else fixed *= io->dims[i];
     t->shape[i + batching] = io->dims[i];
   }
-  if (!es || len % (es * (size_t)fixed)) return bad(c, "raw binary request of %zu bytes does not fit input '%s'", len, io->name);
+  if (!es || len % (es * (size_t)fixed)) return bad(c->err, "raw binary request of %zu bytes does not fit input '%s'", len, io->name);
   if (variable >= 0) t->shape[variable + batching] = (int64_t)(len / (es * (size_t)fixed));
-  else if (len != es * (size_t)fixed) return bad(c, "raw binary request of %zu bytes, input '%s' needs %zu", len, io->name, es * (size_t)fixed);
+  else if (len != es * (size_t)fixed) return bad(c->err, "raw binary request of %zu bytes, input '%s' needs %zu", len, io->name, es * (size_t)fixed);
   snprintf(t->name, sizeof t->name, "%s", io->name);
   t->dtype = io->dtype, t->data = c->req->body, t->bytes = len;
   c->req->batch = 1;
@@ -372,19 +390,31 @@ static int parse_raw(parse_ctx *c, size_t len) {
   return parse_outputs(c, NULL);
 }
 
-int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_config *cfg, char *body, size_t len,
-                             int64_t header_len, bert_error *err) {
-  *out = NULL;
+int bert_serve_request_new(bert_serve_request **out, const bert_serve_model_config *cfg, bert_error *err) {
   bert_serve_request *r = calloc(1, sizeof *r);
   if (!r || !(r->inputs = calloc((size_t)cfg->n_inputs, sizeof *r->inputs))) {
-    free(r), free(body);
+    free(r);
+    *out = NULL;
     return bert_error_set(err, BERT_ENOMEM, "out of memory");
   }
-  r->config = cfg, r->body = body;
+  r->config = cfg;
+  *out = r;
+  return BERT_OK;
+}
+
+int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_config *cfg, char *body, size_t len,
+                             int64_t header_len, bert_error *err) {
+  bert_serve_request *r;
+  if (bert_serve_request_new(&r, cfg, err)) {
+    free(body);
+    return err->code;
+  }
+  *out = NULL;
+  r->body = body;
   parse_ctx c = {r, cfg, NULL, 0, 0, 0, err};
   int rc;
   if (header_len > (int64_t)len) {
-    rc = bad(&c, "Inference-Header-Content-Length %lld exceeds the body's %zu bytes", (long long)header_len, len);
+    rc = bad(err, "Inference-Header-Content-Length %lld exceeds the body's %zu bytes", (long long)header_len, len);
   } else if (header_len == 0) {
     rc = parse_raw(&c, len);
   } else {
@@ -473,6 +503,7 @@ void bert_serve_request_free(bert_serve_request *r) {
   for (int i = 0; r->inputs && i < r->config->n_inputs; i++) bert_serve_tensor_free(&r->inputs[i]);
   for (int i = 0; i < r->n_outputs; i++) bert_serve_tensor_free(&r->outputs[i].tensor);
   free(r->inputs), free(r->outputs), free(r->id), free(r->body);
+  if (r->release) r->release(r->release_arg);
   free(r);
 }
 

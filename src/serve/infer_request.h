@@ -42,6 +42,8 @@ struct bert_serve_request {
   bert_serve_request_done done;      /* called once the outputs (or the error) are ready */
   void *done_arg;
   bert_serve_request *next;          /* batcher queue link */
+  void (*release)(void *arg);        /* called when the request is freed: what input data points into */
+  void *release_arg;
 };
 
 /* Parses a request body for the model `cfg`. Takes ownership of `body` (freed on failure too).
@@ -49,6 +51,24 @@ struct bert_serve_request {
 int bert_serve_request_parse(bert_serve_request **out, const bert_serve_model_config *cfg, char *body, size_t len,
                              int64_t header_len, bert_error *err);
 void bert_serve_request_free(bert_serve_request *req);
+
+/* ---- a request built field by field (the gRPC front end), with the parser's checks ---- */
+
+/* An empty request for the model `cfg`. */
+int bert_serve_request_new(bert_serve_request **out, const bert_serve_model_config *cfg, bert_error *err);
+/* Declares input `name` of `datatype` ("INT32") and shape: checks the name, duplicates, data
+ * type, shape against the config, batch size (and that inputs agree on it). Returns the tensor,
+ * data not yet set, and its element count. */
+int bert_serve_request_add_input(bert_serve_request *req, const char *name, const char *datatype, const int64_t *shape,
+                                 int ndim, bert_serve_tensor **t, int64_t *elements, bert_error *err);
+/* Points the input at `bytes` of raw data (not copied: keep it alive through req->release) and
+ * checks the size against the shape (BYTES: the serialised elements). */
+int bert_serve_request_input_data(bert_serve_tensor *t, int64_t elements, const void *data, size_t bytes, bert_error *err);
+/* After the last input: every required input is there. */
+int bert_serve_request_inputs_done(bert_serve_request *req, bert_error *err);
+/* Requests output `name` (an unknown or repeated name is an error), or every output. */
+int bert_serve_request_add_output(bert_serve_request *req, const char *name, int binary, bert_error *err);
+int bert_serve_request_all_outputs(bert_serve_request *req, int binary, bert_error *err);
 
 /* What the JSON header of any valid request for a model can need, so that a longer one is
  * refused before cJSON parses it: each JSON value costs cJSON ~64 bytes and tens of ns, and an

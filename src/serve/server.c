@@ -5,6 +5,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/endpoints.h"
+#include "serve/grpc_server.h"
+#include "serve/grpc_service.h"
 #include "serve/http.h"
 #include "serve/repository.h"
 
@@ -12,6 +14,8 @@ struct bert_serve_server {
   bert_serve_repository repo;
   bert_serve_endpoints ep;
   bert_serve_http *http, *metrics;
+  bert_serve_grpc_service grpc_service;
+  bert_serve_grpc *grpc;
 };
 
 static int start_listeners(bert_serve_server *s, const bert_serve_options *opt, bert_error *err) {
@@ -25,6 +29,15 @@ static int start_listeners(bert_serve_server *s, const bert_serve_options *opt, 
   return rc ? bert_error_prefix(err, "--metrics-port: ") : BERT_OK;
 }
 
+static int start_grpc(bert_serve_server *s, const bert_serve_options *opt, bert_error *err) {
+  if (opt->grpc_port < 0) return BERT_OK;
+  s->grpc_service = (bert_serve_grpc_service){&s->repo, &s->ep.stopping};
+  bert_serve_grpc_options g = {opt->host, opt->grpc_port, opt->grpc_threads, opt->max_body_bytes,
+                               bert_serve_grpc_service_methods, bert_serve_grpc_service_n_methods, &s->grpc_service};
+  int rc = bert_serve_grpc_start(&s->grpc, &g, err);
+  return rc ? bert_error_prefix(err, "--grpc-port: ") : BERT_OK;
+}
+
 int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *opt, bert_error *err) {
   *out = NULL;
   bert_serve_server *s = calloc(1, sizeof *s);
@@ -35,7 +48,9 @@ int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *o
     return rc;
   }
   bert_serve_endpoints_init(&s->ep, &s->repo);
-  if ((rc = start_listeners(s, opt, err))) {
+  if ((rc = start_listeners(s, opt, err)) || (rc = start_grpc(s, opt, err))) {
+    bert_serve_grpc_stop(s->grpc);
+    bert_serve_http_stop(s->metrics);
     bert_serve_http_stop(s->http);
     bert_serve_endpoints_free(&s->ep);
     bert_serve_repository_free(&s->repo);
@@ -48,6 +63,7 @@ int bert_serve_server_start(bert_serve_server **out, const bert_serve_options *o
 
 int bert_serve_server_http_port(const bert_serve_server *s) { return bert_serve_http_port(s->http); }
 int bert_serve_server_metrics_port(const bert_serve_server *s) { return s->metrics ? bert_serve_http_port(s->metrics) : -1; }
+int bert_serve_server_grpc_port(const bert_serve_server *s) { return s->grpc ? bert_serve_grpc_port(s->grpc) : -1; }
 
 /* Replies the batchers produce while they stop may leave this long after the drain budget: they
  * are written in microseconds, and cutting them would waste what was just computed. */
@@ -57,16 +73,22 @@ void bert_serve_server_stop(bert_serve_server *s, double drain_seconds) {
   if (!s) return;
   double deadline = bert_seconds() + drain_seconds;
   bert_serve_http_quiesce(s->http);
+  bert_serve_grpc_quiesce(s->grpc);
   atomic_store(&s->ep.stopping, 1);
   bert_serve_repository_flush(&s->repo); /* queued requests must not wait out their queue delay */
   int left = bert_serve_http_wait_idle(s->http, drain_seconds);
+  double rest = deadline - bert_seconds();
+  left += bert_serve_grpc_wait_idle(s->grpc, rest > 0 ? rest : 0);
   if (left) bert_warn("bert serve: %d request%s still in flight after %.0f s; closing anyway", left, left == 1 ? "" : "s", drain_seconds);
   /* The batchers finish what is queued and refuse the rest (503), so every suspended call is
    * resumed before MHD stops (MHD forbids stopping with one suspended). They are freed only in
    * repository_free, after MHD's threads, which may still be about to submit, are gone. */
   bert_serve_repository_stop(&s->repo);
-  double rest = deadline - bert_seconds();
-  bert_serve_http_wait_idle(s->http, rest > STOP_REPLY_GRACE_SECONDS ? rest : STOP_REPLY_GRACE_SECONDS);
+  rest = deadline - bert_seconds();
+  if (rest < STOP_REPLY_GRACE_SECONDS) rest = STOP_REPLY_GRACE_SECONDS;
+  bert_serve_http_wait_idle(s->http, rest);
+  bert_serve_grpc_wait_idle(s->grpc, STOP_REPLY_GRACE_SECONDS);
+  bert_serve_grpc_stop(s->grpc); /* the batchers are stopped: nothing answers any more */
   bert_serve_http_stop(s->metrics);
   bert_serve_http_stop(s->http);
   bert_serve_endpoints_free(&s->ep);

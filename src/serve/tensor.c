@@ -153,3 +153,27 @@ int64_t bert_serve_tensor_int(const bert_serve_tensor *t, int64_t i) {
     default: return 0;
   }
 }
+
+int bert_serve_dtype_int_range(bert_serve_dtype t, double *lo, double *hi) {
+  switch (t) {
+    case BERT_SERVE_BOOL: *lo = 0, *hi = 1; return 1;
+    case BERT_SERVE_UINT8: *lo = 0, *hi = 255; return 1;
+    case BERT_SERVE_UINT16: *lo = 0, *hi = 65535; return 1;
+    case BERT_SERVE_UINT32: *lo = 0, *hi = 4294967295.0; return 1;
+    case BERT_SERVE_UINT64: *lo = 0, *hi = 9223372036854774784.0; return 1; /* held in an int64 */
+    case BERT_SERVE_INT8: *lo = -128, *hi = 127; return 1;
+    case BERT_SERVE_INT16: *lo = -32768, *hi = 32767; return 1;
+    case BERT_SERVE_INT32: *lo = -2147483648.0, *hi = 2147483647.0; return 1;
+    case BERT_SERVE_INT64: *lo = -9223372036854775808.0, *hi = 9223372036854774784.0; return 1;
+    default: return 0;
+  }
+}
+
+void bert_serve_store_int(void *dst, bert_serve_dtype t, int64_t i, int64_t v) {
+  switch (bert_serve_dtype_size(t)) {
+    case 1: { uint8_t x = (uint8_t)v; memcpy((char *)dst + i, &x, 1); break; }
+    case 2: { uint16_t x = (uint16_t)v; memcpy((char *)dst + 2 * i, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; memcpy((char *)dst + 4 * i, &x, 4); break; }
+    default: { uint64_t x = (uint64_t)v; memcpy((char *)dst + 8 * i, &x, 8); break; }
+  }
+}

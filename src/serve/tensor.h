@@ -56,6 +56,12 @@ int bert_serve_bytes_check(const void *data, size_t size, int64_t count, bert_er
 /* Element i of checked serialised BYTES: pointer and length (walks from the start). */
 const char *bert_serve_bytes_element(const void *data, int64_t i, uint32_t *len);
 
+/* The values an integer type (BOOL, INT8..INT64, UINT8..UINT64) holds; 0 for other types.
+ * UINT64's upper bound is INT64's: elements are carried as int64. */
+int bert_serve_dtype_int_range(bert_serve_dtype t, double *lo, double *hi);
+/* Stores v as element i of little-endian elements of integer type t at dst. */
+void bert_serve_store_int(void *dst, bert_serve_dtype t, int64_t i, int64_t v);
+
 /* Element i of an integer tensor (INT8..INT64, UINT8..UINT64, BOOL) as int64. */
 int64_t bert_serve_tensor_int(const bert_serve_tensor *t, int64_t i);
 

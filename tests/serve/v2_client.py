@@ -196,13 +196,16 @@ class Client:
 
 
 class Server:
-    """`bert serve` on a free port; stop() sends SIGTERM and returns the exit code."""
+    """`bert serve` on free ports (HTTP, and gRPC unless --no-grpc or a --grpc-port is given);
+    stop() sends SIGTERM and returns the exit code."""
 
     def __init__(self, repo, *extra):
         self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([BERT, "serve", "--model-repository", repo, "--http-port", "0", *extra],
+        grpc = [] if "--no-grpc" in extra or "--grpc-port" in extra else ["--grpc-port", "0"]
+        self.proc = subprocess.Popen([BERT, "serve", "--model-repository", repo, "--http-port", "0", *grpc, *extra],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.port, self.metrics_port = None, None
+        self.port, self.metrics_port, self.grpc_port = None, None, None
+        want_grpc = "--no-grpc" not in extra
         deadline = time.time() + 120
         while time.time() < deadline:
             line = self.proc.stdout.readline()
@@ -214,7 +217,10 @@ class Server:
             m = re.search(r"metrics on http://[^:]+:(\d+)/metrics", line)
             if m:
                 self.metrics_port = int(m.group(1))
-            if self.port and ("--metrics-port" not in extra or self.metrics_port):
+            m = re.search(r"grpc listening on \S+:(\d+)", line)
+            if m:
+                self.grpc_port = int(m.group(1))
+            if self.port and ("--metrics-port" not in extra or self.metrics_port) and (not want_grpc or self.grpc_port):
                 break
         if not self.port:
             raise RuntimeError("bert serve did not start: " + self.stderr())
