@@ -24,7 +24,9 @@ test-deps:
 	@bash scripts/install-deps.sh --test
 
 # The main job on bundled data: pretraining data from the sample text, then demo_tiny_128 on it,
-# with a checkpoint, metrics.jsonl and curves.svg in build/demo/run, then inference with the result.
+# with a checkpoint, metrics.jsonl and curves.svg in build/demo/run, then inference with the result,
+# SQuAD fine-tuning, a question, and a model repository (build/demo/serve_repo: the shipped
+# bert-qa-text config over the fine-tuned model) for `bert serve` and its question-answering page.
 demo: deps build
 	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
 	./$(BUILD)/bert data create --input-file data/sample_text.txt --output-file $(BUILD)/demo/sample_text.tfrecord \
@@ -40,8 +42,12 @@ demo: deps build
 	./$(BUILD)/bert qa --model $(BUILD)/demo/squad/model \
 	  --question "Which NFL team represented the AFC at Super Bowl 50?" \
 	  --context "Super Bowl 50 was an American football game to determine the champion of the National Football League (NFL) for the 2015 season. The American Football Conference (AFC) champion Denver Broncos defeated the National Football Conference (NFC) champion Carolina Panthers 24-10 to earn their third Super Bowl title."
+	rm -rf $(BUILD)/demo/serve_repo && mkdir -p $(BUILD)/demo/serve_repo/bert-qa-text
+	cp models/bert-qa-text/config.pbtxt $(BUILD)/demo/serve_repo/bert-qa-text/
+	ln -s ../../squad/model $(BUILD)/demo/serve_repo/bert-qa-text/1
 	@echo "demo: checkpoint, metrics.jsonl and curves.svg in $(BUILD)/demo/run, inference output in $(BUILD)/demo/infer_out.jsonl,"
 	@echo "      fine-tuned SQuAD model, predictions and metrics.json in $(BUILD)/demo/squad"
+	@echo "demo: to ask the fine-tuned model questions in your browser: ./$(BUILD)/bert serve --model-repository $(BUILD)/demo/serve_repo  then open http://127.0.0.1:8000/"
 
 check: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2

@@ -1,7 +1,8 @@
 /* bert qa: extractive question answering with a fine-tuned QA model folder (the output of
  * `bert squad`, or any HuggingFace BertForQuestionAnswering folder). One question from the command
  * line, or JSON lines {"question", "context"} on stdin; prints {"answer", "score", "start", "end"}
- * per question, start/end in Unicode code points of the context (end exclusive). */
+ * per question, start/end in Unicode code points of the context (end exclusive), and with --n-best
+ * the first candidates of the n-best list the answer was chosen from. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -23,6 +24,8 @@ static const char *usage_text =
     "lines {\"question\": ..., \"context\": ...} from stdin. Prints one JSON object per question:\n"
     "{\"answer\": text, \"score\": start + end logit, \"start\": s, \"end\": e}, where s and e are\n"
     "Unicode code-point offsets into the context (end exclusive), the units of SQuAD's answer_start.\n"
+    "With --n-best N it also holds \"nbest\": the first N of the 20 candidates the answer was chosen\n"
+    "from, best first: [{\"answer\", \"score\", \"start\", \"end\", \"probability\"}, ...].\n"
     "\n"
     "options:\n"
     "  --model DIR           model folder (required)\n"
@@ -32,6 +35,7 @@ static const char *usage_text =
     "  --max-seq-length N    tokens per window (default: 384)\n"
     "  --doc-stride N        context tokens shared by consecutive windows (default: 128)\n"
     "  --max-answer-length N longest answer in tokens (default: 30)\n"
+    "  --n-best N            also print the best N candidates, 1 to 20 (default: none)\n"
     "  --vocab FILE          vocabulary when the folder has no vocab.txt (default: data/vocab.txt)\n"
     "  --precision P         fp32 | bf16 | int8 (default: fp32)\n"
     "  --threads N           OpenMP threads (default: all cores)\n"
@@ -40,7 +44,7 @@ static const char *usage_text =
 typedef struct qa_options {
   const char *model, *question, *context, *vocab;
   bert_squad_feature_config features;
-  int v2, max_answer_length, threads;
+  int v2, max_answer_length, threads, nbest;
   bert_precision precision;
 } qa_options;
 
@@ -61,6 +65,7 @@ static int parse_options(int argc, char **argv, qa_options *o) {
       {"context", required_argument, 0, 'c'},        {"v2", no_argument, 0, '2'},
       {"max-seq-length", required_argument, 0, 'L'}, {"doc-stride", required_argument, 0, 'S'},
       {"max-answer-length", required_argument, 0, 'A'}, {"vocab", required_argument, 0, 'v'},
+      {"n-best", required_argument, 0, 'n'},
       {"precision", required_argument, 0, 'p'},      {"threads", required_argument, 0, 't'},
       {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
   memset(o, 0, sizeof *o);
@@ -78,6 +83,7 @@ static int parse_options(int argc, char **argv, qa_options *o) {
     case 'L': rc = positive("--max-seq-length", optarg, &o->features.max_seq_length); break;
     case 'S': rc = positive("--doc-stride", optarg, &o->features.doc_stride); break;
     case 'A': rc = positive("--max-answer-length", optarg, &o->max_answer_length); break;
+    case 'n': rc = positive("--n-best", optarg, &o->nbest); break;
     case 'v': o->vocab = optarg; break;
     case 't': rc = positive("--threads", optarg, &o->threads); break;
     case 'p':
@@ -94,6 +100,7 @@ static int parse_options(int argc, char **argv, qa_options *o) {
   if (!o->question != !o->context)
     return fprintf(stderr, "bert qa: error: --question and --context go together (or neither: JSON lines on stdin)\n"), 2;
   if (o->max_answer_length < 1) return fprintf(stderr, "bert qa: --max-answer-length must be at least 1\n"), 2;
+  if (o->nbest > 20) return fprintf(stderr, "bert qa: --n-best is at most 20 (the candidates kept)\n"), 2;
   return 0;
 }
 
@@ -107,12 +114,24 @@ static void add_float(cJSON *o, const char *key, float v) {
   cJSON_AddRawToObject(o, key, buf);
 }
 
-static void print_answer(const bert_qa_answer *a) {
+static void add_span(cJSON *o, const char *text, float score, int64_t start, int64_t end) {
+  cJSON_AddStringToObject(o, "answer", text);
+  add_float(o, "score", score);
+  cJSON_AddNumberToObject(o, "start", (double)start);
+  cJSON_AddNumberToObject(o, "end", (double)end);
+}
+
+static void print_answer(const bert_qa_answer *a, int nbest) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "answer", a->text);
-  add_float(o, "score", a->score);
-  cJSON_AddNumberToObject(o, "start", (double)a->start);
-  cJSON_AddNumberToObject(o, "end", (double)a->end);
+  add_span(o, a->text, a->score, a->start, a->end);
+  cJSON *list = nbest ? cJSON_AddArrayToObject(o, "nbest") : NULL;
+  for (int k = 0; list && k < a->nbest_count; k++) {
+    const bert_qa_candidate *c = &a->nbest[k];
+    cJSON *item = cJSON_CreateObject();
+    add_span(item, c->text, c->score, c->start, c->end);
+    add_float(item, "probability", c->probability);
+    cJSON_AddItemToArray(list, item);
+  }
   char *text = cJSON_PrintUnformatted(o);
   if (text) printf("%s\n", text);
   fflush(stdout);
@@ -132,7 +151,7 @@ static void print_error(const char *message) {
 static int answer(bert_qa_engine *e, const char *question, const char *context, bert_error *err) {
   bert_qa_answer a;
   int rc = bert_qa_engine_answer(e, question, context, &a, err);
-  if (!rc) print_answer(&a);
+  if (!rc) print_answer(&a, e->nbest);
   bert_qa_answer_free(&a);
   return rc;
 }
@@ -182,6 +201,7 @@ int cmd_qa(int argc, char **argv) {
   }
   e.post.v2 = o.v2;
   e.post.max_answer_length = o.max_answer_length;
+  e.nbest = o.nbest;
   if (o.question) {
     rc = answer(&e, o.question, o.context, &err);
     if (rc) fprintf(stderr, "bert qa: %s\n", err.message);

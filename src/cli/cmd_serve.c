@@ -34,6 +34,8 @@ static const char *usage_text =
     "DIR/<model>/<version>/ with a HuggingFace folder) over the KServe v2 protocol, HTTP and\n"
     "gRPC (inference.GRPCInferenceService, as Triton), with Triton's extensions (binary tensors,\n"
     "model configuration, statistics) and /metrics.\n"
+    "While a \"bertc-qa-text\" model is loaded, http://HOST:PORT/ is a page to ask it questions\n"
+    "in a browser (the answer highlighted in the passage, its score, the n-best list).\n"
     "\n"
     "options:\n"
     "  --model-repository DIR  the model repository (required)\n"

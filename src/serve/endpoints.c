@@ -10,6 +10,7 @@
 
 #include "serve/infer_request.h"
 #include "serve/inference.h"
+#include "serve/web_page.h"
 
 typedef enum route_kind {
   ROUTE_UNKNOWN, ROUTE_LIVE, ROUTE_READY, ROUTE_SERVER, ROUTE_METRICS, ROUTE_ALL_STATS,
@@ -338,6 +339,7 @@ static void model_route(bert_serve_endpoints *ep, bert_serve_http_call *c, const
 
 void bert_serve_endpoints_handle(void *arg, bert_serve_http_call *c) {
   bert_serve_endpoints *ep = arg;
+  if (bert_serve_web_page_handle(ep, c)) return;
   route r;
   parse_route(bert_serve_http_path(c), &r);
   if (r.kind == ROUTE_UNKNOWN) {

@@ -56,6 +56,12 @@ struct bert_serve_http_call {
 
 void bert_serve_http_reply(bert_serve_http_call *c, int status, const char *content_type, char *body, size_t len,
                            const char *extra_name, const char *extra_value) {
+  const char *headers[] = {extra_name, extra_value, NULL};
+  bert_serve_http_reply_headers(c, status, content_type, body, len, headers);
+}
+
+void bert_serve_http_reply_headers(bert_serve_http_call *c, int status, const char *content_type, char *body, size_t len,
+                                   const char *const *headers) {
   struct MHD_Response *r = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
                                                                                                 : MHD_RESPMEM_PERSISTENT);
   if (!r) {
@@ -63,7 +69,7 @@ void bert_serve_http_reply(bert_serve_http_call *c, int status, const char *cont
     return; /* out of memory: MHD closes the connection when the handler queues nothing */
   }
   if (content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-  if (extra_name) MHD_add_response_header(r, extra_name, extra_value);
+  for (; headers && headers[0]; headers += 2) MHD_add_response_header(r, headers[0], headers[1]);
   MHD_queue_response(c->conn, (unsigned)status, r);
   MHD_destroy_response(r);
   c->replied = 1;

@@ -49,6 +49,9 @@ size_t bert_serve_http_body_len(const bert_serve_http_call *c);
  * header (may be NULL). */
 void bert_serve_http_reply(bert_serve_http_call *c, int status, const char *content_type, char *body, size_t len,
                            const char *extra_name, const char *extra_value);
+/* The same with any number of extra headers: `headers` is name, value, name, value, ..., NULL. */
+void bert_serve_http_reply_headers(bert_serve_http_call *c, int status, const char *content_type, char *body, size_t len,
+                                   const char *const *headers);
 /* The buffer of `json` is taken over (it is left empty). */
 void bert_serve_http_reply_json(bert_serve_http_call *c, int status, bert_strbuf *json);
 /* {"error": message}: what tritonclient parses from every failed call. */

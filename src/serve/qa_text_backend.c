@@ -1,5 +1,6 @@
 #include "serve/qa_text_backend.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,29 @@
 enum { WINDOW_BATCH = 4 };
 
 enum { IN_QUESTION, IN_CONTEXT };
-enum { OUT_ANSWER, OUT_SCORE, OUT_START, OUT_END, OUT_COUNT };
 
-static const char *const output_names[OUT_COUNT] = {"answer", "score", "start", "end"};
-static const bert_serve_dtype output_types[OUT_COUNT] = {BERT_SERVE_BYTES, BERT_SERVE_FP32, BERT_SERVE_INT32,
-                                                         BERT_SERVE_INT32};
+/* What an output holds of an answer or of an n-best candidate. */
+typedef enum field { FIELD_TEXT, FIELD_SCORE, FIELD_PROBABILITY, FIELD_START, FIELD_END } field;
+
+typedef struct output_kind {
+  const char *name;
+  bert_serve_dtype dtype;
+  field field;
+  int nbest; /* 1: one element per n-best candidate (dims [N]); 0: the answer's one (dims [1]) */
+} output_kind;
+
+enum { OUT_COUNT = 9 };
+static const output_kind outputs[OUT_COUNT] = {
+    {"answer", BERT_SERVE_BYTES, FIELD_TEXT, 0},
+    {"score", BERT_SERVE_FP32, FIELD_SCORE, 0},
+    {"start", BERT_SERVE_INT32, FIELD_START, 0},
+    {"end", BERT_SERVE_INT32, FIELD_END, 0},
+    {"nbest_answer", BERT_SERVE_BYTES, FIELD_TEXT, 1},
+    {"nbest_score", BERT_SERVE_FP32, FIELD_SCORE, 1},
+    {"nbest_probability", BERT_SERVE_FP32, FIELD_PROBABILITY, 1},
+    {"nbest_start", BERT_SERVE_INT32, FIELD_START, 1},
+    {"nbest_end", BERT_SERVE_INT32, FIELD_END, 1},
+};
 
 typedef struct text_model {
   const bert_serve_model_config *cfg;
@@ -30,6 +49,7 @@ typedef struct text_model {
   bert_squad_feature_config features;
   bert_squad_post_config post;
   int in[2], out[OUT_COUNT];
+  int nbest; /* N of the declared n-best outputs (0: none declared) */
 } text_model;
 
 typedef struct text_instance {
@@ -51,17 +71,36 @@ static int check_io(text_model *t, const bert_serve_model_config *cfg, bert_erro
   if (cfg->n_inputs != 2)
     return bert_error_set(err, BERT_EINVAL, "model '%s': inputs are \"question\" and \"context\" only", cfg->name);
   for (int k = 0; k < OUT_COUNT; k++) {
-    int o = t->out[k] = bert_serve_model_config_output(cfg, output_names[k]);
-    if (o >= 0 && cfg->outputs[o].dtype != output_types[k])
-      return bert_error_set(err, BERT_EINVAL, "model '%s': output \"%s\" must be %s", cfg->name, output_names[k],
-                            bert_serve_dtype_config_name(output_types[k]));
+    int o = t->out[k] = bert_serve_model_config_output(cfg, outputs[k].name);
+    if (o >= 0 && cfg->outputs[o].dtype != outputs[k].dtype)
+      return bert_error_set(err, BERT_EINVAL, "model '%s': output \"%s\" must be %s", cfg->name, outputs[k].name,
+                            bert_serve_dtype_config_name(outputs[k].dtype));
   }
   for (int o = 0; o < cfg->n_outputs; o++) {
     int known = 0;
     for (int k = 0; k < OUT_COUNT; k++) known |= t->out[k] == o;
     if (!known)
-      return bert_error_set(err, BERT_EINVAL, "model '%s': unknown output \"%s\" (answer, score, start, end)",
+      return bert_error_set(err, BERT_EINVAL,
+                            "model '%s': unknown output \"%s\" (answer, score, start, end, nbest_answer, nbest_score, "
+                            "nbest_probability, nbest_start, nbest_end)",
                             cfg->name, cfg->outputs[o].name);
+  }
+  return BERT_OK;
+}
+
+/* N, the length of the n-best outputs: their dims [N], the same for all, at most the candidates
+ * the post-processing keeps (a longer list would change how the answer is chosen). */
+static int nbest_size(text_model *t, const bert_serve_model_config *cfg, bert_error *err) {
+  for (int k = 0; k < OUT_COUNT; k++) {
+    if (!outputs[k].nbest || t->out[k] < 0) continue;
+    const bert_serve_io *io = &cfg->outputs[t->out[k]];
+    int n = io->ndim == 1 ? (int)io->dims[0] : -1;
+    if (n < 1 || n > t->post.n_best || (t->nbest && n != t->nbest))
+      return bert_error_set(err, BERT_EINVAL,
+                            "model '%s': output \"%s\" needs dims [ N ], N from 1 to %d and the same for every "
+                            "nbest_ output",
+                            cfg->name, io->name, t->post.n_best);
+    t->nbest = n;
   }
   return BERT_OK;
 }
@@ -127,6 +166,7 @@ static int text_load(const bert_serve_model_config *cfg, const char *version_dir
   int random_init = 0;
   int rc = check_io(t, cfg, err);
   if (!rc) rc = parse_params(t, cfg, &seed, &precision, err);
+  if (!rc) rc = nbest_size(t, cfg, err);
   if (!rc && !(rc = bert_serve_bert_load(&t->model, version_dir, seed, &random_init, err))) t->have_model = 1;
   if (!rc && t->features.max_seq_length > t->model.config.max_position_embeddings)
     t->features.max_seq_length = t->model.config.max_position_embeddings;
@@ -181,32 +221,69 @@ static int text_validate(void *model, const bert_serve_request *req, bert_error 
   return BERT_OK;
 }
 
-static int alloc_outputs(const text_model *t, bert_serve_request *r, bert_serve_tensor **outs,
-                         const bert_qa_answer *answers, bert_error *err) {
-  const bert_serve_tensor *shape = &r->inputs[t->in[IN_QUESTION]];
-  for (int k = 0; k < OUT_COUNT; k++) {
-    outs[k] = t->out[k] >= 0 ? bert_serve_request_output(r, t->out[k]) : NULL;
-    if (!outs[k]) continue;
-    int rc = BERT_OK;
-    if (k == OUT_ANSWER) {
-      const char **texts = malloc((size_t)r->batch * sizeof *texts);
-      uint32_t *lens = malloc((size_t)r->batch * sizeof *lens);
-      rc = texts && lens ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "out of memory");
-      for (int i = 0; !rc && i < r->batch; i++) texts[i] = answers[i].text, lens[i] = (uint32_t)strlen(answers[i].text);
-      if (!rc) rc = bert_serve_tensor_set_bytes(outs[k], output_names[k], shape->ndim, shape->shape, texts, lens, err);
-      free(texts);
-      free(lens);
-    } else {
-      rc = bert_serve_tensor_alloc(outs[k], output_names[k], output_types[k], shape->ndim, shape->shape, err);
-    }
-    if (rc) return rc;
-  }
-  return BERT_OK;
+/* Element j of a row of output kind `o`: the answer itself, its j-th n-best candidate, or the
+ * padding past the end of a shorter list ("", score -inf, probability 0, start = end = -1). */
+static bert_qa_candidate cell(const bert_qa_answer *a, const output_kind *o, int j) {
+  static char empty[] = "";
+  if (!o->nbest) return (bert_qa_candidate){.text = a->text, .score = a->score, .start = a->start, .end = a->end};
+  if (j < a->nbest_count) return a->nbest[j];
+  return (bert_qa_candidate){.text = empty, .score = -INFINITY, .start = -1, .end = -1};
 }
 
-/* Answers every row of one request, then writes the outputs it asked for. */
+static int fill_bytes(bert_serve_tensor *out, const output_kind *o, int ndim, const int64_t *shape, int per_row,
+                      const bert_qa_answer *answers, int batch, bert_error *err) {
+  size_t n = (size_t)batch * (size_t)per_row;
+  const char **texts = malloc(n * sizeof *texts);
+  uint32_t *lens = malloc(n * sizeof *lens);
+  int rc = texts && lens ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "out of memory");
+  for (size_t e = 0; !rc && e < n; e++) {
+    texts[e] = cell(&answers[e / per_row], o, (int)(e % per_row)).text;
+    lens[e] = (uint32_t)strlen(texts[e]);
+  }
+  if (!rc) rc = bert_serve_tensor_set_bytes(out, o->name, ndim, shape, texts, lens, err);
+  free(texts);
+  free(lens);
+  return rc;
+}
+
+static int fill_numbers(bert_serve_tensor *out, const output_kind *o, int ndim, const int64_t *shape, int per_row,
+                        const bert_qa_answer *answers, int batch, bert_error *err) {
+  int rc = bert_serve_tensor_alloc(out, o->name, o->dtype, ndim, shape, err);
+  size_t n = (size_t)batch * (size_t)per_row;
+  for (size_t e = 0; !rc && e < n; e++) {
+    bert_qa_candidate c = cell(&answers[e / per_row], o, (int)(e % per_row));
+    if (o->field == FIELD_SCORE || o->field == FIELD_PROBABILITY)
+      ((float *)out->data)[e] = o->field == FIELD_SCORE ? c.score : c.probability;
+    else
+      ((int32_t *)out->data)[e] = (int32_t)(o->field == FIELD_START ? c.start : c.end);
+  }
+  return rc;
+}
+
+/* Output k of a request, shaped as the question input ([batch, 1], or [1] without batching) with
+ * its last dimension N for the n-best outputs. */
+static int fill_output(const text_model *t, int k, bert_serve_request *r, bert_serve_tensor *out,
+                       const bert_qa_answer *answers, bert_error *err) {
+  const bert_serve_tensor *q = &r->inputs[t->in[IN_QUESTION]];
+  int64_t shape[BERT_SERVE_MAX_DIMS];
+  memcpy(shape, q->shape, (size_t)q->ndim * sizeof *shape);
+  int per_row = outputs[k].nbest ? t->nbest : 1;
+  shape[q->ndim - 1] = per_row;
+  if (outputs[k].dtype == BERT_SERVE_BYTES)
+    return fill_bytes(out, &outputs[k], q->ndim, shape, per_row, answers, r->batch, err);
+  return fill_numbers(out, &outputs[k], q->ndim, shape, per_row, answers, r->batch, err);
+}
+
+/* Answers every row of one request, then writes the outputs it asked for; the n-best list is
+ * gathered only when one of its outputs is asked for. */
 static int answer_request(text_instance *in, bert_serve_request *r, bert_error *err) {
   const text_model *t = in->tm;
+  bert_serve_tensor *outs[OUT_COUNT];
+  int nbest = 0;
+  for (int k = 0; k < OUT_COUNT; k++) {
+    outs[k] = t->out[k] >= 0 ? bert_serve_request_output(r, t->out[k]) : NULL;
+    if (outs[k] && outputs[k].nbest) nbest = t->nbest;
+  }
   bert_qa_answer *answers = calloc((size_t)r->batch, sizeof *answers);
   if (!answers) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   int rc = BERT_OK;
@@ -214,15 +291,10 @@ static int answer_request(text_instance *in, bert_serve_request *r, bert_error *
     uint32_t ql, cl;
     const char *q = bert_serve_bytes_element(r->inputs[t->in[IN_QUESTION]].data, i, &ql);
     const char *c = bert_serve_bytes_element(r->inputs[t->in[IN_CONTEXT]].data, i, &cl);
-    rc = bert_qa_answer_question(&in->runner, t->tok, &t->features, &t->post, q, ql, c, cl, &answers[i], err);
+    rc = bert_qa_answer_question(&in->runner, t->tok, &t->features, &t->post, nbest, q, ql, c, cl, &answers[i], err);
   }
-  bert_serve_tensor *outs[OUT_COUNT];
-  if (!rc) rc = alloc_outputs(t, r, outs, answers, err);
-  for (int i = 0; !rc && i < r->batch; i++) {
-    if (outs[OUT_SCORE]) ((float *)outs[OUT_SCORE]->data)[i] = answers[i].score;
-    if (outs[OUT_START]) ((int32_t *)outs[OUT_START]->data)[i] = (int32_t)answers[i].start;
-    if (outs[OUT_END]) ((int32_t *)outs[OUT_END]->data)[i] = (int32_t)answers[i].end;
-  }
+  for (int k = 0; !rc && k < OUT_COUNT; k++)
+    if (outs[k]) rc = fill_output(t, k, r, outs[k], answers, err);
   for (int i = 0; i < r->batch; i++) bert_qa_answer_free(&answers[i]);
   free(answers);
   return rc;

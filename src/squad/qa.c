@@ -10,27 +10,51 @@
 #include "text/vocab.h"
 
 void bert_qa_answer_free(bert_qa_answer *a) {
+  for (int k = 0; k < a->nbest_count; k++) free(a->nbest[k].text);
+  free(a->nbest);
   free(a->text);
   memset(a, 0, sizeof *a);
 }
 
-static int fill_answer(const bert_squad_prediction *p, const char *context, size_t context_len, bert_qa_answer *out,
-                       bert_error *err) {
-  size_t a = p->answered ? p->best.byte_start : 0, b = p->answered ? p->best.byte_end : 0;
-  if (!(out->text = malloc(b - a + 1))) return bert_error_set(err, BERT_ENOMEM, "out of memory");
-  memcpy(out->text, context + a, b - a);
-  out->text[b - a] = '\0';
-  out->answered = p->answered;
-  out->score = p->answered ? p->score : 0.0f;
-  out->null_score = p->null_score;
-  out->start = p->answered ? bert_utf8_code_points(context, a) : 0;
-  out->end = p->answered ? out->start + bert_utf8_code_points(context + a, b - a) : 0;
-  (void)context_len;
+/* Context bytes [a, b) as a malloc'ed string and as code-point offsets. */
+static int span(const char *context, size_t a, size_t b, char **text, int64_t *start, int64_t *end, bert_error *err) {
+  if (!(*text = malloc(b - a + 1))) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  memcpy(*text, context + a, b - a);
+  (*text)[b - a] = '\0';
+  *start = bert_utf8_code_points(context, a);
+  *end = *start + bert_utf8_code_points(context + a, b - a);
   return BERT_OK;
 }
 
+static int fill_nbest(const bert_squad_prediction *p, const char *context, int nbest, bert_qa_answer *out,
+                      bert_error *err) {
+  int n = nbest < p->nbest_count ? nbest : p->nbest_count;
+  if (n <= 0) return BERT_OK;
+  if (!(out->nbest = calloc((size_t)n, sizeof *out->nbest))) return bert_error_set(err, BERT_ENOMEM, "out of memory");
+  out->nbest_count = n; /* texts are NULL until set: freeing is safe at any point */
+  for (int k = 0; k < n; k++) {
+    const bert_squad_candidate *c = &p->nbest[k];
+    bert_qa_candidate *q = &out->nbest[k];
+    q->score = c->start_logit + c->end_logit;
+    q->probability = (float)c->probability;
+    int rc = span(context, c->byte_start, c->byte_end, &q->text, &q->start, &q->end, err);
+    if (rc) return rc;
+  }
+  return BERT_OK;
+}
+
+static int fill_answer(const bert_squad_prediction *p, const char *context, int nbest, bert_qa_answer *out,
+                       bert_error *err) {
+  size_t a = p->answered ? p->best.byte_start : 0, b = p->answered ? p->best.byte_end : 0;
+  int rc = span(context, a, b, &out->text, &out->start, &out->end, err);
+  out->answered = p->answered;
+  out->score = p->answered ? p->score : 0.0f;
+  out->null_score = p->null_score;
+  return rc ? rc : fill_nbest(p, context, nbest, out, err);
+}
+
 int bert_qa_answer_question(bert_squad_runner *runner, const bert_tokenizer *tok,
-                            const bert_squad_feature_config *features, const bert_squad_post_config *post,
+                            const bert_squad_feature_config *features, const bert_squad_post_config *post, int nbest,
                             const char *question, size_t question_len, const char *context, size_t context_len,
                             bert_qa_answer *out, bert_error *err) {
   memset(out, 0, sizeof *out);
@@ -51,7 +75,7 @@ int bert_qa_answer_question(bert_squad_runner *runner, const bert_tokenizer *tok
   if (!r) r = bert_squad_runner_logits(runner, &f, 0, f.count, start, end, f.seq_len, err);
   if (!r) {
     bert_squad_postprocess_example(&f, 0, start, end, f.seq_len, post, p);
-    r = fill_answer(p, context, context_len, out, err);
+    r = fill_answer(p, context, nbest, out, err);
   }
   free(start);
   free(end);
@@ -106,6 +130,6 @@ void bert_qa_engine_close(bert_qa_engine *e) {
 
 int bert_qa_engine_answer(bert_qa_engine *e, const char *question, const char *context, bert_qa_answer *out,
                           bert_error *err) {
-  return bert_qa_answer_question(&e->runner, e->tok, &e->features, &e->post, question, strlen(question), context,
-                                 strlen(context), out, err);
+  return bert_qa_answer_question(&e->runner, e->tok, &e->features, &e->post, e->nbest, question, strlen(question),
+                                 context, strlen(context), out, err);
 }

@@ -87,7 +87,7 @@ def test_endpoints(c):
                  "/v2/models/bert/versions/1/config", "/v2/models/bert/versions/1/stats"):
         check(c.get(path).status_code == 200, f"GET {path}")
     for path, code in (("/v2/models/nope", 404), ("/v2/models/nope/ready", 404), ("/v2/models/bert/versions/2/ready", 404),
-                       ("/v2/models/.hidden", 404), ("/v2/nothing", 404), ("/", 404), ("/v2/models/bert/extra", 404)):
+                       ("/v2/models/.hidden", 404), ("/v2/nothing", 404), ("/", 404), ("/qa", 404), ("/v2/models/bert/extra", 404)):
         r = c.get(path)
         check(r.status_code == code and "error" in r.json(), f"GET {path}: {r.status_code} {r.text[:100]}")
     for path in ("/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/bert", "/v2/models/bert/config", "/metrics"):

@@ -1,8 +1,10 @@
 """The text model (backend "bertc-qa-text"): questions and contexts as BYTES in, answer text,
 score and code-point start/end out — each must equal `bert qa` on the same model folder (same
 windows and post-processing), with binary and JSON tensors, several rows per request, unicode and
-contexts long enough for several windows; the metadata shows the BYTES tensors; a request
-without its context is a 400 JSON error and the server carries on."""
+contexts long enough for several windows; the n-best outputs, asked for, equal `bert qa --n-best 5`
+and a shorter list is padded ("", -inf, 0, -1, -1); n-best dims that differ are a load error; the
+metadata shows the BYTES tensors; a request without its context is a 400 JSON error and the server
+carries on."""
 import json
 import os
 import struct
@@ -18,25 +20,7 @@ import v2_client as v2  # noqa: E402
 
 check = v2.Checks()
 CONFIG = dict(v2.TINY_CONFIG, vocab_size=30522)
-PBTXT = """name: "qa"
-backend: "bertc-qa-text"
-max_batch_size: 4
-dynamic_batching { max_queue_delay_microseconds: 2000 }
-input [
-  { name: "question" data_type: TYPE_STRING dims: [ 1 ] },
-  { name: "context" data_type: TYPE_STRING dims: [ 1 ] }
-]
-output [
-  { name: "answer" data_type: TYPE_STRING dims: [ 1 ] },
-  { name: "score" data_type: TYPE_FP32 dims: [ 1 ] },
-  { name: "start" data_type: TYPE_INT32 dims: [ 1 ] },
-  { name: "end" data_type: TYPE_INT32 dims: [ 1 ] }
-]
-parameters [
-  { key: "max_seq_length" value: { string_value: "64" } },
-  { key: "doc_stride" value: { string_value: "16" } }
-]
-"""
+NBEST_OUTPUTS = tuple(v2.QA_TEXT_NBEST)
 
 
 def pairs():
@@ -50,7 +34,7 @@ def pairs():
 
 def expected(model_dir, items):
     lines = "".join(json.dumps({"question": q, "context": c}) + "\n" for q, c in items)
-    r = subprocess.run([v2.BERT, "qa", "--model", model_dir, "--max-seq-length", "64", "--doc-stride", "16"],
+    r = subprocess.run([v2.BERT, "qa", "--model", model_dir, "--max-seq-length", "64", "--doc-stride", "16", "--n-best", "5"],
                        input=lines, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return [json.loads(l) for l in r.stdout.splitlines()]
@@ -72,24 +56,69 @@ def bytes_output(res, name):
     return None
 
 
-def ask(client, items, binary):
+def text_inputs(items, binary):
     inputs = []
     for k, name in enumerate(("question", "context")):
         arr = np.array([[x[k].encode()] for x in items], dtype=np.object_)
         i = v2.InferInput(name, arr.shape, "BYTES")
         i.set_data_from_numpy(arr, binary_data=binary)
         inputs.append(i)
+    return inputs
+
+
+def ask(client, items, binary):
+    inputs = text_inputs(items, binary)
     outputs = [v2.InferRequestedOutput(n, binary_data=binary) for n in ("answer", "score", "start", "end")]
     res = client.infer("qa", inputs, outputs)
     return (bytes_output(res, "answer"), res.as_numpy("score").reshape(-1), res.as_numpy("start").reshape(-1),
             res.as_numpy("end").reshape(-1))
 
 
+def ask_nbest(client, items, binary):
+    outputs = [v2.InferRequestedOutput(n, binary_data=binary) for n in NBEST_OUTPUTS]
+    res = client.infer("qa", text_inputs(items, binary), outputs)
+    texts = bytes_output(res, "nbest_answer")
+    numbers = [res.as_numpy(n) for n in NBEST_OUTPUTS[1:]]
+    check(all(x is not None and x.shape == (len(items), 5) for x in numbers), f"n-best shapes {[getattr(x, 'shape', None) for x in numbers]}")
+    return [texts[5 * k:5 * k + 5] for k in range(len(items))], numbers
+
+
+def check_nbest(client, items, want):
+    for binary in (True, False):
+        texts, (scores, probs, starts, ends) = ask_nbest(client, items, binary)
+        for k, w in enumerate(want):
+            who, got = f"{'binary' if binary else 'JSON'} n-best of item {k}", len(w["nbest"])
+            check(texts[k][:got] == [c["answer"] for c in w["nbest"]], f"{who}: {texts[k]} vs bert qa {w['nbest']}")
+            for j, c in enumerate(w["nbest"]):
+                check(abs(float(scores[k, j]) - c["score"]) <= 1e-4 * max(1.0, abs(c["score"])) and
+                      abs(float(probs[k, j]) - c["probability"]) <= 1e-5 and
+                      (int(starts[k, j]), int(ends[k, j])) == (c["start"], c["end"]), f"{who}: candidate {j}")
+            pad = slice(got, 5)
+            check(texts[k][pad] == [""] * (5 - got) and np.all(probs[k, pad] == 0) and np.all(starts[k, pad] == -1) and
+                  np.all(ends[k, pad] == -1) and (np.all(np.isneginf(scores[k, pad])) if binary else np.all(np.isnan(scores[k, pad]))),
+                  f"{who}: padding {texts[k][pad]} {scores[k, pad]} {probs[k, pad]} {starts[k, pad]} {ends[k, pad]}")
+    check(any(len(w["nbest"]) < 5 for w in want) and any(len(w["nbest"]) == 5 for w in want), "no padded and full lists")
+
+
+def check_nbest_dims(version):
+    for sizes, what in (({"nbest_answer": 5, "nbest_score": 4}, "the same"), ({"nbest_answer": 21}, "from 1 to 20")):
+        with tempfile.TemporaryDirectory() as repo:
+            os.makedirs(os.path.join(repo, "qa"))
+            os.symlink(version, os.path.join(repo, "qa", "1"))
+            with open(os.path.join(repo, "qa", "config.pbtxt"), "w") as f:
+                f.write(v2.qa_text_pbtxt("qa", sizes))
+            try:
+                v2.Server(repo).stop()
+                check(False, f"n-best dims {sizes} were accepted")
+            except RuntimeError as e:
+                check(what in str(e), f"n-best dims {sizes}: {e}")
+
+
 def main():
     t0 = time.time()
     items = pairs()
     with tempfile.TemporaryDirectory() as repo:
-        version = v2.write_model(repo, "qa", PBTXT, CONFIG, weights_seed=5)
+        version = v2.write_model(repo, "qa", v2.qa_text_pbtxt("qa", {n: 5 for n in NBEST_OUTPUTS}), CONFIG, weights_seed=5)
         want = expected(version, items)
         with v2.Server(repo) as server:
             client = v2.Client(server.url)
@@ -116,9 +145,12 @@ def main():
                 check(False, "a request without its context succeeded")
             except v2.ServerError as e:
                 check(e.status == 400 and "context" in json.loads(e.body).get("error", ""), f"missing context: {e}")
+            # the JSON reply writes -inf as null (read as NaN); "Paris." has only 3 spans
+            check_nbest(client, items[:2] + [("Who?", "Paris.")], want[:2] + expected(version, [("Who?", "Paris.")]))
             check(server.alive(), "the server died")
             answers, _, _, _ = ask(client, items[:1], True)
             check(answers == [want[0]["answer"]], "a valid request after the bad one failed")
+        check_nbest_dims(version)
     check(len(want) == len(items) and any(w["answer"] for w in want), "bert qa gave no answers")
     print(f"{len(items)} questions, e.g. {want[-1]}")
     check.finish("serve qa-text", t0)

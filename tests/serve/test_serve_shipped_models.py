@@ -1,8 +1,10 @@
 """The repository shipped in models/ loads and serves: its config.pbtxt files (bert: 384-token
 positional inputs, max_batch_size 32; bert-qa-text: BYTES questions and contexts) are copied
 unchanged beside a small BERT config.json (random weights, as shipped), and each model answers
-one inference. The text model's JSON bound holds too: BYTES strings may be long, but a header
-with more values than any valid request has is a 413 at once."""
+one inference (the text model with its 5-long n-best list). The text model's JSON bound holds too:
+BYTES strings may be long, but a header with more values than any valid request has is a 413 at
+once. With the text model loaded, / and /qa are the question-answering page (HTML, nosniff, a
+nonce CSP; a POST is a 405)."""
 import json
 import os
 import shutil
@@ -58,10 +60,13 @@ def test_qa_text(c):
     r = c.session.post(c.url + "/v2/models/bert-qa-text/infer", json=body, timeout=60)
     if check(r.status_code == 200, f"bert-qa-text: {r.status_code} {r.text[:300]}"):
         out = {o["name"]: o for o in r.json()["outputs"]}
-        check(sorted(out) == ["answer", "end", "score", "start"], f"bert-qa-text outputs {sorted(out)}")
+        check(sorted(out) == ["answer", "end", "nbest_answer", "nbest_end", "nbest_probability", "nbest_score",
+                              "nbest_start", "score", "start"], f"bert-qa-text outputs {sorted(out)}")
         start, end = out["start"]["data"][0], out["end"]["data"][0]
         check(0 <= start <= end <= len(context) and out["answer"]["data"][0] == context[start:end],
               f"bert-qa-text answer {out['answer']['data']} at {start}..{end}")
+        nbest = out.get("nbest_answer", {})
+        check(nbest.get("shape") == [1, 5] and nbest["data"][0] == out["answer"]["data"][0], f"bert-qa-text n-best {nbest}")
     # a long context is fine (strings have no length bound) ...
     body["inputs"][1]["data"] = [context * 200]
     r = c.session.post(c.url + "/v2/models/bert-qa-text/infer", json=body, timeout=60)
@@ -75,6 +80,22 @@ def test_qa_text(c):
     check(took < 2, f"many strings took {took:.1f} s")
 
 
+def test_page(c):
+    for path in ("/", "/qa"):
+        r = c.session.get(c.url + path)
+        csp = r.headers.get("Content-Security-Policy", "")
+        check(r.status_code == 200 and r.headers.get("Content-Type") == "text/html; charset=utf-8" and
+              r.headers.get("X-Content-Type-Options") == "nosniff" and "<option>bert-qa-text</option>" in r.text and
+              "default-src 'none'" in csp and "connect-src 'self'" in csp, f"GET {path}: {r.status_code} {r.headers}")
+        nonce = csp.split("'nonce-")[1].split("'")[0] if "'nonce-" in csp else "?"
+        check(r.text.count(f'nonce="{nonce}"') == 2 and "{{" not in r.text, f"GET {path}: nonce {nonce} not in the page")
+    r = c.session.head(c.url + "/")
+    check(r.status_code == 200 and r.content == b"", f"HEAD /: {r.status_code}")
+    r = c.session.post(c.url + "/qa")
+    check(r.status_code == 405 and r.headers.get("Allow") == "GET, HEAD" and "error" in r.json(), f"POST /qa: {r.status_code}")
+    check(c.session.get(c.url + "/other").status_code == 404, "GET /other is not a 404")
+
+
 def main():
     t0 = time.time()
     with tempfile.TemporaryDirectory() as root:
@@ -82,6 +103,7 @@ def main():
             c = v2.Client(s.url)
             test_bert(c)
             test_qa_text(c)
+            test_page(c)
             check(requests.get(s.url + "/v2/health/ready").status_code == 200, "not ready after the requests")
             check(s.stop() == 0, f"exit code: {s.stderr()[-300:]}")
     check.finish("serve shipped models", t0)

@@ -256,18 +256,31 @@ class Server:
         self.stop()
 
 
-def pbtxt(name, inputs, outputs, max_batch_size=8, extra=""):
+def pbtxt(name, inputs, outputs, max_batch_size=8, extra="", backend="bertc"):
     """A config.pbtxt; inputs/outputs are (name, TYPE_*, dims) triples."""
     def block(kind, items):
         rows = ",\n".join(f'  {{ name: "{n}" data_type: {t} dims: [ {", ".join(str(d) for d in dims)} ] }}'
                           for n, t, dims in items)
         return f"{kind} [\n{rows}\n]\n"
-    return (f'name: "{name}"\nbackend: "bertc"\nmax_batch_size: {max_batch_size}\n' + block("input", inputs) +
+    return (f'name: "{name}"\nbackend: "{backend}"\nmax_batch_size: {max_batch_size}\n' + block("input", inputs) +
             block("output", outputs) + extra)
 
 
 QA_INPUTS = [("input_ids", "TYPE_INT32", [-1]), ("attention_mask", "TYPE_INT32", [-1]), ("token_type_ids", "TYPE_INT32", [-1])]
 QA_OUTPUTS = [("start_logits", "TYPE_FP32", [-1]), ("end_logits", "TYPE_FP32", [-1])]
+QA_TEXT_NBEST = {"nbest_answer": "TYPE_STRING", "nbest_score": "TYPE_FP32", "nbest_probability": "TYPE_FP32",
+                 "nbest_start": "TYPE_INT32", "nbest_end": "TYPE_INT32"}
+
+
+def qa_text_pbtxt(name, nbest=None):
+    """A "bertc-qa-text" config.pbtxt on 64-token windows sharing 16 (`bert qa --max-seq-length 64
+    --doc-stride 16`); nbest maps the n-best outputs to declare to their dims N."""
+    outputs = [("answer", "TYPE_STRING", [1]), ("score", "TYPE_FP32", [1]), ("start", "TYPE_INT32", [1]),
+               ("end", "TYPE_INT32", [1])] + [(n, QA_TEXT_NBEST[n], [k]) for n, k in (nbest or {}).items()]
+    params = ('parameters [\n  { key: "max_seq_length" value: { string_value: "64" } },\n'
+              '  { key: "doc_stride" value: { string_value: "16" } }\n]\n')
+    return pbtxt(name, [("question", "TYPE_STRING", [1]), ("context", "TYPE_STRING", [1])], outputs, 4,
+                 "dynamic_batching { max_queue_delay_microseconds: 2000 }\n" + params, backend="bertc-qa-text")
 
 
 def write_model(repo, name, config_pbtxt, config=None, weights_seed=None):

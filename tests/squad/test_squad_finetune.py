@@ -4,7 +4,7 @@ paragraphs) must answer those same questions with EM >= 90 — labels, offsets, 
 evaluation fit together. Also: the reference's log lines, predictions.json / nbest_predictions.json
 / metrics.json, the saved HF model folder, evaluation alone from that folder giving the same
 predictions (and close ones in bf16), `bert qa` (command line and JSON lines) agreeing with predictions.json in Unicode
-code-point offsets, bf16 fine-tuning close to fp32, int8 evaluation of the fine-tuned model against fp32
+code-point offsets and its --n-best list with nbest_predictions.json, bf16 fine-tuning close to fp32, int8 evaluation of the fine-tuned model against fp32
 (answers agree on >= 97 % of 1,024 questions, EM/F1 within 1 point, start/end logits of the best span
 close), `bert qa --precision int8`, and the data-parallel run with 2 MPI ranks matching 1 rank's losses."""
 import json
@@ -86,6 +86,7 @@ def check_qa(model, data, pred):
         check(a["answer"] == pred[qa["id"]], f"bert qa {qa['id']}: {a['answer']!r} vs predictions.json {pred[qa['id']]!r}")
         check(context[a["start"]:a["end"]] == a["answer"], f"bert qa {qa['id']}: start/end are not code points")
         check(isinstance(a["score"], float), "score is not a number")
+    check_nbest(model, paras[0][0], paras[0][1])
     lines = "".join(json.dumps({"question": qa["question"], "context": c}) + "\n" for c, qa in paras[3:])
     r = subprocess.run([BERT, "qa", "--model", model], input=lines + '{"question": "no context"}\n',
                        capture_output=True, text=True)
@@ -94,6 +95,18 @@ def check_qa(model, data, pred):
     for (c, qa), a in zip(paras[3:], out):
         check(a.get("answer") == pred[qa["id"]], f"bert qa stdin {qa['id']}")
     check(len(out) == 4 and "context" in out[3].get("error", ""), "the bad line's error does not name the field")
+
+
+def check_nbest(model, context, qa):
+    """`bert qa --n-best 20` lists nbest_predictions.json's candidates for the question."""
+    r = subprocess.run([BERT, "qa", "--model", model, "--question", qa["question"], "--context", context, "--n-best", "20"],
+                       capture_output=True, text=True)
+    got = json.loads(r.stdout).get("nbest", []) if r.returncode == 0 else []
+    want = json.load(open(os.path.join(os.path.dirname(model), "nbest_predictions.json"), encoding="utf-8"))[qa["id"]]
+    check([c["answer"] for c in got] == [w["text"] for w in want], f"bert qa --n-best {qa['id']}: {got[:3]} vs {want[:3]}")
+    for c, w in zip(got, want):
+        check(abs(c["score"] - (w["start_logit"] + w["end_logit"])) < 1e-3 and abs(c["probability"] - w["probability"]) < 1e-4
+              and context[c["start"]:c["end"]] == c["answer"], f"bert qa --n-best {qa['id']}: {c} vs {w}")
 
 
 def evaluate(d, model, path, name, precision):
