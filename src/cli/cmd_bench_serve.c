@@ -1,7 +1,8 @@
 /* bert bench-serve: the reference's Triton client benchmark (REFERENCE 9.3) in C — SYNC and
- * ASYNC clients at several concurrency levels against a v2 server, the reference's throughput
- * and latency log lines, latency percentiles, a sweep table, and optionally a check of every
- * output against local inference (docs/bench-serve.md). */
+ * ASYNC clients (and gRPC streams) at several concurrency levels against a v2 server over HTTP
+ * or gRPC, the reference's throughput and latency log lines, latency percentiles, the server's
+ * own cost from its statistics, a sweep table, and optionally a check of every output against
+ * local inference (docs/bench-serve.md). */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -18,7 +19,9 @@
 #include "model/config.h"
 #include "serve/bench_client.h"
 #include "serve/bench_local.h"
+#include "serve/bench_query.h"
 #include "serve/bert_backend.h"
+#include "serve/grpc_client.h"
 #include "serve/http_client.h"
 #include "serve/repository.h"
 
@@ -27,7 +30,8 @@
 typedef struct bench_cli {
   const char *url, *serve_repo, *model, *check_dir, *input, *vocab;
   int serve_threads;
-  int sync, async;                /* modes to run */
+  bert_serve_bench_protocol protocol;
+  int sync, async, streaming;     /* modes to run */
   int levels[MAX_LEVELS], n_levels;
   int requests, warmup, depth, batch_size, seq_len, n_batches, vocab_size, json, verbose, in_process;
   int min_real, max_real;         /* 0 = the full length */
@@ -36,20 +40,25 @@ typedef struct bench_cli {
 } bench_cli;
 
 static const char *usage_text =
-    "usage: bert bench-serve [--url HOST:PORT | --serve REPO] [options]\n"
+    "usage: bert bench-serve [--url HOST:PORT | --serve REPO] [-i http|grpc] [options]\n"
     "\n"
-    "Benchmarks a KServe v2 / Triton HTTP server with concurrent clients, as the reference's\n"
-    "Triton client test: throughput and latency lines per concurrency level, p50/p90/p95/p99\n"
-    "request latency and a sweep table; --check compares every output with local inference.\n"
+    "Benchmarks a KServe v2 / Triton server over HTTP or gRPC with concurrent clients, as the\n"
+    "reference's Triton client test: throughput and latency lines per concurrency level,\n"
+    "p50/p90/p95/p99 request latency, the server's own cost per request (from its statistics) and\n"
+    "a sweep table; --check compares every output with local inference.\n"
     "\n"
     "options:\n"
-    "  --url HOST:PORT      the server (default 127.0.0.1:8000)\n"
-    "  --serve REPO         start `bert serve --model-repository REPO` on a free port for the run\n"
+    "  -i, --protocol P     http or grpc, any case (default http)\n"
+    "  --url HOST:PORT      the server (default 127.0.0.1:8000, for grpc 127.0.0.1:8001)\n"
+    "  --serve REPO         start `bert serve --model-repository REPO` on free ports for the run\n"
     "  --serve-threads N    its --threads\n"
     "  --in-process         also run the same requests through the model's backend in this process\n"
-    "                       (no HTTP, no queue; needs --serve): the table then shows HTTP / in-process\n"
+    "                       (no HTTP or gRPC, no queue; needs --serve): the table then shows\n"
+    "                       HTTP (or gRPC) / in-process\n"
     "  --model NAME         model to call (default bert)\n"
     "  --mode M             sync, async or both, any case (default sync)\n"
+    "  --streaming          grpc: also run STREAM levels, each client one ModelStreamInfer stream\n"
+    "                       with --async-depth requests in flight on it\n"
     "  --clients LIST       concurrency levels, e.g. 1,4,8 (default 1)\n"
     "  --requests N         requests per client, warm-up included (default 20)\n"
     "  --duration S         send for S seconds per client instead of --requests\n"
@@ -64,7 +73,7 @@ static const char *usage_text =
     "  --batches N          distinct requests prepared and cycled through (default 8)\n"
     "  --vocab-size V       ids are drawn from [1, V) (default: --check's config.json, else 30522)\n"
     "  --seed S             seed of the random inputs (default 0)\n"
-    "  --json               send JSON tensors and ask for JSON outputs (default: binary, as tritonclient)\n"
+    "  --json               http: JSON tensors in and out (default: binary, as tritonclient)\n"
     "  --check DIR          compare every output with local inference of DIR (a model folder with\n"
     "                       config.pbtxt, or a HuggingFace folder): fp32 within rtol 1e-5 + atol 1e-5,\n"
     "                       fp16 within rtol 1e-3; padded positions must be -10000\n"
@@ -112,6 +121,16 @@ static int parse_mode(const char *s, bench_cli *o) {
   return -1;
 }
 
+static int parse_protocol(const char *s, bench_cli *o) {
+  /* case-insensitive, as perf_analyzer's -i */
+  if (!strcasecmp(s, "http") || !strcasecmp(s, "grpc")) {
+    o->protocol = strcasecmp(s, "grpc") ? BERT_SERVE_BENCH_HTTP : BERT_SERVE_BENCH_GRPC;
+    return 0;
+  }
+  fprintf(stderr, "bert bench-serve: -i expects http or grpc, got '%s'\n", s);
+  return -1;
+}
+
 static int parse_double(const char *name, const char *s, double *out) {
   char *end;
   *out = strtod(s, &end);
@@ -122,7 +141,7 @@ static int parse_double(const char *name, const char *s, double *out) {
 
 static void defaults(bench_cli *o) {
   memset(o, 0, sizeof *o);
-  o->url = "127.0.0.1:8000", o->model = "bert", o->sync = 1;
+  o->model = "bert", o->sync = 1;
   o->levels[0] = 1, o->n_levels = 1;
   o->requests = 20, o->warmup = 2, o->depth = 4, o->seq_len = 128, o->n_batches = 8, o->timeout = 120;
 }
@@ -137,17 +156,18 @@ static int parse_options(int argc, char **argv, bench_cli *o) {
       {"warmup", required_argument, 0, 'w'},     {"async-depth", required_argument, 0, 'D'},
       {"batch-size", required_argument, 0, 'b'}, {"seq-len", required_argument, 0, 'L'},
       {"lengths", required_argument, 0, 'l'},    {"random", no_argument, 0, 'R'},
-      {"input", required_argument, 0, 'i'},      {"batches", required_argument, 0, 'B'},
+      {"input", required_argument, 0, 'F'},      {"batches", required_argument, 0, 'B'},
       {"vocab-size", required_argument, 0, 'V'}, {"vocab", required_argument, 0, 'W'}, {"seed", required_argument, 0, 's'},
       {"json", no_argument, 0, 'j'},             {"check", required_argument, 0, 'C'},
       {"timeout", required_argument, 0, 't'},    {"verbose", no_argument, 0, 'v'},
       {"in-process", no_argument, 0, 'P'},       {"help", no_argument, 0, 'h'},
+      {"protocol", required_argument, 0, 'i'},   {"streaming", no_argument, 0, 'X'},
       {0, 0, 0, 0}};
   defaults(o);
   opterr = 0;
   optind = 1;
   int c, bad = 0;
-  while (!bad && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while (!bad && (c = getopt_long(argc, argv, "hi:", longopts, NULL)) != -1) {
     switch (c) {
       case 'u': o->url = optarg; break;
       case 'S': o->serve_repo = optarg; break;
@@ -163,7 +183,9 @@ static int parse_options(int argc, char **argv, bench_cli *o) {
       case 'L': bad = int_value("--seq-len", optarg, 1, 1 << 20, &o->seq_len); break;
       case 'l': bad = parse_lengths(optarg, o); break;
       case 'R': o->input = NULL; break;
-      case 'i': o->input = optarg; break;
+      case 'F': o->input = optarg; break;
+      case 'i': bad = parse_protocol(optarg, o); break;
+      case 'X': o->streaming = 1; break;
       case 'B': bad = int_value("--batches", optarg, 1, 100000, &o->n_batches); break;
       case 'V': bad = int_value("--vocab-size", optarg, 2, 1 << 30, &o->vocab_size); break;
       case 'W': o->vocab = optarg; break;
@@ -184,6 +206,16 @@ static int parse_options(int argc, char **argv, bench_cli *o) {
     fprintf(stderr, "bert bench-serve: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
+  int grpc = o->protocol == BERT_SERVE_BENCH_GRPC;
+  if (!o->url) o->url = grpc ? "127.0.0.1:8001" : "127.0.0.1:8000";
+  if (!grpc && o->streaming) {
+    fprintf(stderr, "bert bench-serve: --streaming is gRPC's (-i grpc)\n");
+    return 2;
+  }
+  if (grpc && o->json) {
+    fprintf(stderr, "bert bench-serve: --json is HTTP's: gRPC sends raw tensors\n");
+    return 2;
+  }
   if (o->in_process && !o->serve_repo) {
     fprintf(stderr, "bert bench-serve: --in-process needs --serve REPO (the model to load)\n");
     return 2;
@@ -199,10 +231,16 @@ static int parse_options(int argc, char **argv, bench_cli *o) {
 
 typedef struct spawned {
   pid_t pid;
-  int port;
+  int port, grpc_port;
 } spawned;
 
-/* Starts `bert serve` on a free port and reads the port from its first line. */
+/* The port at the end of `line` after `marker`, or 0. */
+static int port_after(const char *line, const char *marker) {
+  const char *p = strstr(line, marker), *colon = p ? strrchr(p, ':') : NULL;
+  return colon ? atoi(colon + 1) : 0;
+}
+
+/* Starts `bert serve` on free ports and reads them from its first lines. */
 static int spawn_server(const bench_cli *o, spawned *s, bert_error *err) {
   int fds[2];
   if (pipe(fds)) return bert_error_set(err, BERT_EIO, "--serve: pipe failed");
@@ -212,25 +250,24 @@ static int spawn_server(const bench_cli *o, spawned *s, bert_error *err) {
   if (s->pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]), close(fds[1]);
-    if (o->serve_threads)
-      execl("/proc/self/exe", "bert", "serve", "--model-repository", o->serve_repo, "--http-port", "0", "--threads", threads, (char *)NULL);
-    else
-      execl("/proc/self/exe", "bert", "serve", "--model-repository", o->serve_repo, "--http-port", "0", (char *)NULL);
+    const char *args[] = {"bert", "serve", "--model-repository", o->serve_repo, "--http-port", "0", "--grpc-port", "0",
+                          o->serve_threads ? "--threads" : NULL, threads, NULL};
+    execv("/proc/self/exe", (char *const *)args);
     _exit(127);
   }
   close(fds[1]);
   FILE *f = fdopen(fds[0], "r");
   char line[512];
-  s->port = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    const char *p = strstr(line, "listening on http://");
-    const char *colon = p ? strrchr(p, ':') : NULL;
-    if (colon && (s->port = atoi(colon + 1)) > 0) break;
+  s->port = s->grpc_port = 0;
+  while (f && (s->port <= 0 || s->grpc_port <= 0) && fgets(line, sizeof line, f)) {
+    if (s->port <= 0) s->port = port_after(line, "listening on http://");
+    if (s->grpc_port <= 0) s->grpc_port = port_after(line, "grpc listening on ");
   }
   if (f) fclose(f); /* the server's later stdout lines (none) would get EPIPE: it ignores SIGPIPE */
   else close(fds[0]);
-  if (s->port > 0) return BERT_OK;
+  if (s->port > 0 && s->grpc_port > 0) return BERT_OK;
   int status;
+  kill(s->pid, SIGTERM);
   waitpid(s->pid, &status, 0);
   s->pid = 0;
   return bert_error_set(err, BERT_EIO, "--serve %s: the server did not start (see its messages above)", o->serve_repo);
@@ -245,22 +282,6 @@ static int stop_server(spawned *s) {
 }
 
 /* ---- preparing the inputs ---- */
-
-static int fetch_model(const char *host, int port, const char *name, bert_serve_bench_model *m, bert_error *err) {
-  bert_serve_conn conn;
-  bert_serve_conn_init(&conn, host, port);
-  char path[512];
-  snprintf(path, sizeof path, "/v2/models/%s/config", name);
-  int rc = bert_serve_conn_request(&conn, "GET", path, NULL, NULL, 0, 60, err);
-  size_t len = 0;
-  const char *body = rc ? NULL : bert_serve_conn_body(&conn, &len);
-  if (!rc && conn.status != 200)
-    rc = bert_error_set(err, BERT_EIO, "GET %s: HTTP %d: %.*s", path, conn.status, (int)(len < 300 ? len : 300), body);
-  if (!rc) rc = bert_serve_bench_model_init(m, body, len, err);
-  bert_serve_conn_close(&conn);
-  free(conn.in);
-  return rc;
-}
 
 /* The HF folder and seed behind --check DIR: a model folder (config.pbtxt + versions) or a
  * HuggingFace folder itself. */
@@ -324,7 +345,7 @@ static int prepare(const bench_cli *o, const bert_serve_bench_model *m, bert_ser
   bert_serve_bench_shape shape = {o->batch_size ? o->batch_size : (m->cfg.max_batch_size > 0 ? m->cfg.max_batch_size : 1),
                                   len, o->min_real ? o->min_real : len, o->max_real ? o->max_real : len,
                                   o->vocab_size ? o->vocab_size : have_local ? local.config.vocab_size : 30522, o->seed, o->json,
-                                  NULL};
+                                  o->protocol == BERT_SERVE_BENCH_GRPC, NULL};
   if (shape.max_real > len) rc = bert_error_set(err, BERT_EINVAL, "--lengths: %d tokens exceed the model's %d", shape.max_real, len);
   if (!rc && m->cfg.max_batch_size > 0 && shape.rows > m->cfg.max_batch_size)
     rc = bert_error_set(err, BERT_EINVAL, "--batch-size %d exceeds the model's max_batch_size %d", shape.rows, m->cfg.max_batch_size);
@@ -344,11 +365,20 @@ static int prepare(const bench_cli *o, const bert_serve_bench_model *m, bert_ser
 
 /* ---- reporting ---- */
 
+enum { SYNC, ASYNC, STREAM, N_MODES };
+static const char *mode_names[N_MODES] = {"SYNC", "ASYNC", "STREAM"};
+
 typedef struct level_summary {
   const char *mode;
   int clients, requests, errors, mismatches;
   double overall, p50, p90, p95, p99, mean_ms;
+  double own_ms;                  /* the server's own cost per request; NAN when unknown */
 } level_summary;
+
+static const char *protocol_name(const bench_cli *o, int mode) {
+  if (o->protocol == BERT_SERVE_BENCH_HTTP) return "http";
+  return mode == STREAM ? "grpc (ModelStreamInfer)" : "grpc (ModelInfer)";
+}
 
 static void mean_min_max_std(const double *v, int n, double *mean, double *min, double *max, double *std) {
   double s = 0, ss = 0;
@@ -365,19 +395,20 @@ static void mean_min_max_std(const double *v, int n, double *mean, double *min, 
 
 /* The reference's per-client figures: throughput = rows / time and latency = 1000 time x 2 / rows
  * (normalised to its 2-sample micro-batch), time being the summed request times (SYNC) or the
- * client's wall time (ASYNC, whose requests overlap). */
-static void reference_lines(const bench_cli *o, const bert_serve_bench_model *m, int async, int n,
+ * client's wall time (ASYNC and STREAM, whose requests overlap). */
+static void reference_lines(const bench_cli *o, const bert_serve_bench_model *m, int mode, int n,
                             const bert_serve_bench_result *res) {
   double thr[n], lat[n], mean, min, max, std;
   int k = 0;
   for (int i = 0; i < n; i++) {
-    double t = async ? res[i].wall : res[i].busy;
+    double t = mode != SYNC ? res[i].wall : res[i].busy;
     if (res[i].rows <= 0 || t <= 0) continue;
     thr[k] = (double)res[i].rows / t, lat[k] = 1000.0 * t * 2.0 / (double)res[i].rows, k++;
   }
   int fp16 = m->out_role[0] >= 0 && m->cfg.outputs[m->out_role[0]].dtype == BERT_SERVE_FP16;
-  printf("%s-RequestType.%s-%d results:\n", o->model, async ? "ASYNC" : "SYNC", n);
+  printf("%s-RequestType.%s-%d results:\n", o->model, mode_names[mode], n);
   printf("\tdata_type: %s\n", fp16 ? "float16" : "float32");
+  printf("\tprotocol: %s\n", protocol_name(o, mode));
   mean_min_max_std(thr, k, &mean, &min, &max, &std);
   printf("\tthroughput: %.6g samples/sec (mean) (min: %.6g, max: %.6g, std: %.6g)\n", mean, min, max, std);
   if (n > 1) printf("\tthroughput thread combined: %.6g samples/sec (mean)\n", n * mean);
@@ -385,9 +416,21 @@ static void reference_lines(const bench_cli *o, const bert_serve_bench_model *m,
   printf("\tlatency: %.6g ms (mean) (min: %.6g, max: %.6g)\n", mean, min, max);
 }
 
-static level_summary summarize(const bench_cli *o, const bert_serve_bench_model *m, int async, int n,
+/* The server's statistics over the level (its warm-up included): time per request in the server,
+ * and what is neither queue nor compute — the server's own cost. */
+static double server_line(const bert_serve_bench_stats *a, const bert_serve_bench_stats *b) {
+  double n = (double)(b->count - a->count);
+  if (n <= 0) return NAN;
+  double total = (double)(b->success_ns - a->success_ns) / n / 1e6, queue = (double)(b->queue_ns - a->queue_ns) / n / 1e6;
+  double compute = (double)((b->input_ns - a->input_ns) + (b->infer_ns - a->infer_ns) + (b->output_ns - a->output_ns)) / n / 1e6;
+  printf("\tserver: %.3f ms per request (queue %.3f ms, compute %.3f ms, own %.4f ms) over %.0f requests\n", total, queue,
+         compute, total - queue - compute, n);
+  return total - queue - compute;
+}
+
+static level_summary summarize(const bench_cli *o, const bert_serve_bench_model *m, int mode, int n,
                                bert_serve_bench_result *res) {
-  level_summary s = {async ? "ASYNC" : "SYNC", n, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  level_summary s = {mode_names[mode], n, 0, 0, 0, 0, 0, 0, 0, 0, 0, NAN};
   int total = 0;
   int64_t rows = 0;
   double first = 0, last = 0, sum = 0;
@@ -407,7 +450,7 @@ static level_summary summarize(const bench_cli *o, const bert_serve_bench_model 
   s.p50 = bert_serve_quantile(all, total, 0.50), s.p90 = bert_serve_quantile(all, total, 0.90);
   s.p95 = bert_serve_quantile(all, total, 0.95), s.p99 = bert_serve_quantile(all, total, 0.99);
   free(all);
-  reference_lines(o, m, async, n, res);
+  reference_lines(o, m, mode, n, res);
   printf("\trequest latency: p50 %.3f ms, p90 %.3f ms, p95 %.3f ms, p99 %.3f ms (mean %.3f ms over %d requests)\n", s.p50,
          s.p90, s.p95, s.p99, s.mean_ms, total);
   printf("\tthroughput all clients: %.6g samples/sec (wall clock)\n", s.overall);
@@ -416,55 +459,65 @@ static level_summary summarize(const bench_cli *o, const bert_serve_bench_model 
     for (int i = 0; i < n && !*first_problem; i++) first_problem = res[i].first_problem;
     printf("\terrors: %d, check failures: %d (first: %s)\n", s.errors, s.mismatches, first_problem);
   }
-  fflush(stdout);
   return s;
 }
 
-/* One row per level; `local` (samples/s in process, 0 = not measured) adds the HTTP/in-process ratio. */
-static void sweep_table(const level_summary *s, int n, int checked, double local) {
-  printf("\n%-6s %7s %9s %12s %9s %9s %9s %9s %9s %7s", "mode", "clients", "requests", "samples/s", "mean ms", "p50 ms",
-         "p90 ms", "p95 ms", "p99 ms", "errors");
+/* One row per level; `local` (samples/s in process, 0 = not measured) adds the HTTP (or gRPC) /
+ * in-process ratio. */
+static void sweep_table(const bench_cli *o, const level_summary *s, int n, int checked, double local) {
+  printf("\nprotocol %s, model %s:\n", o->protocol == BERT_SERVE_BENCH_GRPC ? "grpc" : "http", o->model);
+  printf("%-6s %7s %9s %12s %9s %9s %9s %9s %9s %8s %7s", "mode", "clients", "requests", "samples/s", "mean ms", "p50 ms",
+         "p90 ms", "p95 ms", "p99 ms", "own ms", "errors");
   printf("%s%s\n", local > 0 ? "  vs-local" : "", checked ? "  check" : "");
   for (int i = 0; i < n; i++) {
-    printf("%-6s %7d %9d %12.2f %9.3f %9.3f %9.3f %9.3f %9.3f %7d", s[i].mode, s[i].clients, s[i].requests, s[i].overall,
-           s[i].mean_ms, s[i].p50, s[i].p90, s[i].p95, s[i].p99, s[i].errors);
+    printf("%-6s %7d %9d %12.2f %9.3f %9.3f %9.3f %9.3f %9.3f", s[i].mode, s[i].clients, s[i].requests, s[i].overall,
+           s[i].mean_ms, s[i].p50, s[i].p90, s[i].p95, s[i].p99);
+    if (isnan(s[i].own_ms)) printf(" %8s", "-");
+    else printf(" %8.4f", s[i].own_ms);
+    printf(" %7d", s[i].errors);
     if (local > 0) printf("  %7.1f%%", 100.0 * s[i].overall / local);
     printf("%s\n", checked ? (s[i].mismatches ? "  FAILED" : "  ok") : "");
   }
 }
 
-/* The same requests through the backend in this process (the baseline of the HTTP figures). */
+/* The same requests through the backend in this process (the baseline of the served figures). */
 static double in_process(const bench_cli *o, const bert_serve_bench_batch *batches, bert_error *err) {
   bert_serve_bench_local_result res;
   int passes = o->requests ? (o->requests + o->n_batches - 1) / o->n_batches : 3;
   if (bert_serve_bench_local(o->serve_repo, o->model, batches, o->n_batches, passes, o->serve_threads, &res, err)) return -1;
-  printf("in-process: %.6g samples/sec (%.3f ms per request, %d requests, no HTTP)\n", res.samples_per_sec,
-         res.ms_per_request, res.requests);
+  printf("in-process: %.6g samples/sec (%.3f ms per request, %d requests, no %s)\n", res.samples_per_sec,
+         res.ms_per_request, res.requests, o->protocol == BERT_SERVE_BENCH_GRPC ? "gRPC" : "HTTP");
   return res.samples_per_sec;
 }
 
 /* ---- running ---- */
 
-static int run_level(const bench_cli *o, bert_serve_bench_options *bo, const bert_serve_bench_model *m, int async, int clients,
-                     level_summary *out, bert_error *err) {
+static int run_level(const bench_cli *o, bert_serve_bench_options *bo, const bert_serve_bench_server *server, int mode,
+                     int clients, level_summary *out, bert_error *err) {
   bert_serve_bench_result *res = calloc((size_t)clients, sizeof *res);
   if (!res) return bert_error_set(err, BERT_ENOMEM, "out of memory");
-  bo->clients = clients, bo->depth = async ? o->depth : 1;
+  bo->clients = clients, bo->depth = mode == SYNC ? 1 : o->depth, bo->streaming = mode == STREAM;
+  bert_serve_bench_stats before, after;
+  bert_error ignored = {0}; /* a server without the statistics extension: no server line */
+  int stats = !bert_serve_bench_fetch_stats(server, o->model, &before, &ignored);
   int rc = bert_serve_bench_run(bo, res, err);
-  if (!rc && o->verbose && !async)
+  if (!rc && o->verbose && mode == SYNC)
     for (int i = 0; i < clients; i++)
       for (int j = 0; j < res[i].requests; j++)
         printf("Iteration: %d: throughput: %.6g samples/sec; Elapsed time: %.6f s\n", j,
                (double)(res[i].rows / (res[i].requests ? res[i].requests : 1)) / res[i].latency[j], res[i].latency[j]);
-  if (!rc) *out = summarize(o, m, async, clients, res);
+  if (!rc) *out = summarize(o, bo->model, mode, clients, res);
+  if (!rc && stats && !bert_serve_bench_fetch_stats(server, o->model, &after, &ignored)) out->own_ms = server_line(&before, &after);
+  fflush(stdout);
   for (int i = 0; i < clients; i++) bert_serve_bench_result_free(&res[i]);
   free(res);
   return rc;
 }
 
-static int run_all(const bench_cli *o, const char *host, int port, int *failed, bert_error *err) {
+static int run_all(const bench_cli *o, const bert_serve_bench_server *server, const char *target, int *failed,
+                   bert_error *err) {
   bert_serve_bench_model m;
-  int rc = fetch_model(host, port, o->model, &m, err);
+  int rc = bert_serve_bench_fetch_model(server, o->model, &m, err);
   if (rc) return rc;
   bert_serve_bench_batch *batches = NULL;
   if ((rc = prepare(o, &m, &batches, err))) {
@@ -474,21 +527,37 @@ static int run_all(const bench_cli *o, const char *host, int port, int *failed, 
   char path[512];
   snprintf(path, sizeof path, "/v2/models/%s/infer", o->model);
   int fp16 = m.out_role[0] >= 0 && m.cfg.outputs[m.out_role[0]].dtype == BERT_SERVE_FP16;
-  bert_serve_bench_options bo = {host, port, path, 1, 1, o->requests, o->duration, o->warmup, batches, o->n_batches, &m,
-                                 fp16 ? 1e-3 : 1e-5, 1e-5, o->timeout};
-  level_summary sums[2 * MAX_LEVELS];
-  int n = 0;
-  for (int mode = 0; mode < 2 && !rc; mode++) {
-    if (!(mode ? o->async : o->sync)) continue;
-    for (int i = 0; i < o->n_levels && !rc; i++) rc = run_level(o, &bo, &m, mode, o->levels[i], &sums[n++], err);
+  bert_serve_bench_options bo = {.protocol = o->protocol, .host = server->host, .port = server->port, .path = path,
+                                 .target = target, .requests = o->requests, .duration = o->duration, .warmup = o->warmup,
+                                 .batches = batches, .n_batches = o->n_batches, .model = &m, .rtol = fp16 ? 1e-3 : 1e-5,
+                                 .atol = 1e-5, .timeout = o->timeout};
+  level_summary sums[N_MODES * MAX_LEVELS];
+  int n = 0, run_mode[N_MODES] = {o->sync, o->async, o->streaming};
+  for (int mode = 0; mode < N_MODES && !rc; mode++) {
+    if (!run_mode[mode]) continue;
+    for (int i = 0; i < o->n_levels && !rc; i++) rc = run_level(o, &bo, server, mode, o->levels[i], &sums[n++], err);
   }
   double local = 0;
   if (!rc && o->in_process && (local = in_process(o, batches, err)) < 0) rc = err->code;
-  if (!rc) sweep_table(sums, n, o->check_dir != NULL, local);
+  if (!rc) sweep_table(o, sums, n, o->check_dir != NULL, local);
   for (int i = 0; !rc && i < n; i++) *failed |= sums[i].errors || sums[i].mismatches;
   bert_serve_bench_free_batches(batches, o->n_batches);
   bert_serve_bench_model_free(&m);
   return rc;
+}
+
+/* Where the server is: --serve's ports, or --url (HTTP: host and port; gRPC: the target as given). */
+static int locate_server(const bench_cli *o, const spawned *sp, char *host, size_t cap, int *port, char *target, size_t tcap,
+                         bert_error *err) {
+  if (o->serve_repo) {
+    snprintf(host, cap, "127.0.0.1");
+    *port = sp->port;
+    snprintf(target, tcap, "127.0.0.1:%d", sp->grpc_port);
+    return BERT_OK;
+  }
+  snprintf(target, tcap, "%s", o->url);
+  *port = 0;
+  return o->protocol == BERT_SERVE_BENCH_GRPC ? BERT_OK : bert_serve_parse_url(o->url, host, cap, port, err);
 }
 
 int cmd_bench_serve(int argc, char **argv) {
@@ -497,18 +566,16 @@ int cmd_bench_serve(int argc, char **argv) {
   if (usage) return usage == 1 ? 0 : 2;
   signal(SIGPIPE, SIG_IGN);
   bert_error err = {0};
-  char host[256];
-  int port, failed = 0, rc;
-  spawned server = {0, 0};
-  if (o.serve_repo) {
-    snprintf(host, sizeof host, "127.0.0.1");
-    rc = spawn_server(&o, &server, &err);
-    port = server.port;
-  } else {
-    rc = bert_serve_parse_url(o.url, host, sizeof host, &port, &err);
-  }
-  if (!rc) rc = run_all(&o, host, port, &failed, &err);
-  if (stop_server(&server)) fprintf(stderr, "bert bench-serve: the server did not exit cleanly\n"), failed = 1;
+  char host[256] = "", target[512];
+  int failed = 0, rc = BERT_OK;
+  spawned sp = {0, 0, 0};
+  bert_serve_bench_server server = {o.protocol, host, 0, NULL};
+  if (o.serve_repo) rc = spawn_server(&o, &sp, &err);
+  if (!rc) rc = locate_server(&o, &sp, host, sizeof host, &server.port, target, sizeof target, &err);
+  if (!rc && o.protocol == BERT_SERVE_BENCH_GRPC) rc = bert_serve_grpc_client_open(&server.grpc, target, 1, &err);
+  if (!rc) rc = run_all(&o, &server, target, &failed, &err);
+  bert_serve_grpc_client_close(server.grpc);
+  if (stop_server(&sp)) fprintf(stderr, "bert bench-serve: the server did not exit cleanly\n"), failed = 1;
   if (rc) {
     fprintf(stderr, "bert bench-serve: %s\n", err.message);
     return 1;

@@ -1,8 +1,10 @@
 /* serve/bench_client: the load of `bert bench-serve` — N concurrent clients, each a thread with
- * its own keep-alive connections. A synchronous client keeps one request in flight (send, wait,
- * send: the reference's SYNC); an asynchronous one keeps `depth` requests in flight over as many
- * connections, sending the next as soon as one completes (the reference's ASYNC fires requests
- * without waiting for answers). Each client cycles through the prepared batches from its own
+ * its own connections, over HTTP (keep-alive connections) or gRPC (a channel per client; unary
+ * ModelInfer calls, or one ModelStreamInfer stream). A synchronous client keeps one request in
+ * flight (send, wait, send: the reference's SYNC); an asynchronous one keeps `depth` requests in
+ * flight — over as many HTTP connections, as gRPC calls, or on its stream — sending the next as
+ * soon as one completes (the reference's ASYNC fires requests without waiting for answers). The
+ * protocol is a transport under one client loop: measurements and checks are the same. Each client cycles through the prepared batches from its own
  * starting point. Every client first sends its `warmup` requests, not measured (the reference
  * drops two); once all have their answers, all start the measured phase together, for a number
  * of requests or a duration — so no client's figures hold the server's work on another client's
@@ -15,10 +17,15 @@
 #include "base/error.h"
 #include "serve/bench_input.h"
 
+typedef enum bert_serve_bench_protocol { BERT_SERVE_BENCH_HTTP, BERT_SERVE_BENCH_GRPC } bert_serve_bench_protocol;
+
 typedef struct bert_serve_bench_options {
-  const char *host;
+  bert_serve_bench_protocol protocol;
+  const char *host;                     /* HTTP */
   int port;
-  const char *path;                     /* /v2/models/<m>/infer */
+  const char *path;                     /* HTTP: /v2/models/<m>/infer */
+  const char *target;                   /* gRPC: host:port */
+  int streaming;                        /* gRPC: requests on one ModelStreamInfer stream per client */
   int clients;
   int depth;                            /* requests in flight per client (1 = synchronous) */
   int requests;                         /* per client, warm-up included; 0 = use duration */
@@ -38,7 +45,7 @@ typedef struct bert_serve_bench_result {
   double wall;                          /* start of the measured phase to the last answer, seconds */
   double started, finished;             /* that window (bert_seconds clock) */
   double *latency;                      /* each measured request's latency, seconds */
-  int errors;                           /* transport errors and non-200 replies (all requests) */
+  int errors;                           /* transport errors, non-200 replies, non-OK gRPC statuses (all requests) */
   int mismatches;                       /* replies that failed the check (all requests) */
   char first_problem[512];
 } bert_serve_bench_result;

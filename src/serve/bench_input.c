@@ -7,6 +7,7 @@
 
 #include "base/rng_stream.h"
 #include "base/strbuf.h"
+#include "grpc_service.pb-c.h"
 #include "serve/bert_backend.h"
 #include "tensor/softmax.h"
 #include "train/half.h"
@@ -120,6 +121,46 @@ static int encode(bert_serve_bench_batch *b, const bert_serve_bench_model *m, in
   return BERT_OK;
 }
 
+/* The same tensors as a ModelInferRequest: raw_input_contents, outputs named, no id (the gRPC
+ * client adds one per send). */
+typedef Inference__ModelInferRequest__InferInputTensor input_tensor;
+typedef Inference__ModelInferRequest__InferRequestedOutputTensor requested_output;
+
+static int encode_grpc(bert_serve_bench_batch *b, const bert_serve_bench_model *m, bert_error *err) {
+  Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
+  input_tensor in[3], *in_p[3];
+  requested_output out[2], *out_p[2];
+  ProtobufCBinaryData raw[3];
+  bert_strbuf data[3] = {{0}};
+  int64_t shape[2] = {b->rows, b->len};
+  int batched = m->cfg.max_batch_size > 0, failed = 0;
+  size_t n = (size_t)b->rows * (size_t)b->len;
+  for (int k = 0; k < 3; k++) {
+    if (m->in_role[k] < 0) continue;
+    const bert_serve_io *io = &m->cfg.inputs[m->in_role[k]];
+    input_tensor *t = &in[req.n_inputs];
+    *t = (input_tensor)INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
+    t->name = (char *)io->name, t->datatype = (char *)bert_serve_dtype_name(io->dtype);
+    t->n_shape = batched ? 2 : 1, t->shape = batched ? shape : shape + 1;
+    append_binary(&data[req.n_inputs], role_data(b, k), n, io->dtype);
+    failed |= data[req.n_inputs].failed;
+    raw[req.n_inputs] = (ProtobufCBinaryData){data[req.n_inputs].len, (uint8_t *)data[req.n_inputs].data};
+    in_p[req.n_inputs] = t, req.n_inputs++;
+  }
+  for (int k = 0; k < 2; k++) {
+    if (m->out_role[k] < 0) continue;
+    out[req.n_outputs] = (requested_output)INFERENCE__MODEL_INFER_REQUEST__INFER_REQUESTED_OUTPUT_TENSOR__INIT;
+    out[req.n_outputs].name = (char *)m->cfg.outputs[m->out_role[k]].name;
+    out_p[req.n_outputs] = &out[req.n_outputs], req.n_outputs++;
+  }
+  req.model_name = (char *)m->cfg.name;
+  req.inputs = in_p, req.outputs = out_p, req.n_raw_input_contents = req.n_inputs, req.raw_input_contents = raw;
+  b->grpc_len = inference__model_infer_request__get_packed_size(&req);
+  if (!failed && (b->grpc = malloc(b->grpc_len ? b->grpc_len : 1))) inference__model_infer_request__pack(&req, b->grpc);
+  for (int k = 0; k < 3; k++) bert_strbuf_free(&data[k]);
+  return b->grpc ? BERT_OK : bert_error_set(err, BERT_ENOMEM, "out of memory encoding a gRPC request");
+}
+
 int bert_serve_bench_make_batches(bert_serve_bench_batch **out, int n, const bert_serve_bench_model *m,
                                   const bert_serve_bench_shape *shape, bert_error *err) {
   bert_serve_bench_batch *batches = calloc((size_t)n, sizeof *batches);
@@ -145,6 +186,7 @@ int bert_serve_bench_make_batches(bert_serve_bench_batch **out, int n, const ber
     if (shape->squad) fill_features(&batches[i], shape->squad, (int64_t)i * rows);
     else fill_rows(&batches[i], &rs, shape);
     rc = encode(&batches[i], m, shape->json, err);
+    if (!rc && shape->grpc) rc = encode_grpc(&batches[i], m, err);
   }
   free(real);
   if (rc) {
@@ -158,7 +200,7 @@ int bert_serve_bench_make_batches(bert_serve_bench_batch **out, int n, const ber
 void bert_serve_bench_free_batches(bert_serve_bench_batch *b, int n) {
   for (int i = 0; b && i < n; i++) {
     free(b[i].ids), free(b[i].mask), free(b[i].types), free(b[i].real);
-    free(b[i].body), free(b[i].start), free(b[i].end);
+    free(b[i].body), free(b[i].grpc), free(b[i].start), free(b[i].end);
   }
   free(b);
 }
@@ -236,6 +278,24 @@ static int check_values(const bert_serve_bench_batch *b, const float *want, outp
   return BERT_OK;
 }
 
+/* An output's datatype and shape against the batch's. */
+static int check_head(const bert_serve_bench_batch *b, const bert_serve_bench_model *m, const char *name, bert_serve_dtype dtype,
+                      const char *datatype, const int64_t *shape, int ndim, bert_error *err) {
+  int want = m->cfg.max_batch_size > 0 ? 2 : 1;
+  if (!datatype || bert_serve_dtype_parse(datatype) != dtype || ndim != want || (want == 2 && shape[0] != b->rows) ||
+      shape[want - 1] != b->len)
+    return bert_error_set(err, BERT_EMISMATCH, "output %s: wrong datatype or shape", name);
+  return BERT_OK;
+}
+
+/* A JSON shape array as numbers; -1 when it is not one. */
+static int json_dims(const cJSON *shape, int64_t *dims) {
+  int n = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
+  if (n > BERT_SERVE_MAX_DIMS) return -1;
+  for (int i = 0; i < n; i++) dims[i] = (int64_t)cJSON_GetArrayItem(shape, i)->valuedouble;
+  return n;
+}
+
 /* Finds output `name` in the response and checks its type, shape and data size. */
 static int locate(const cJSON *outputs, const char *name, const bert_serve_bench_batch *b, const bert_serve_bench_model *m,
                   bert_serve_dtype dtype, const char *bin, size_t bin_len, output_view *v, bert_error *err) {
@@ -247,12 +307,11 @@ static int locate(const cJSON *outputs, const char *name, const bert_serve_bench
       if (cJSON_IsNumber(size)) offset += (size_t)size->valuedouble;
       continue;
     }
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "datatype"), *shape = cJSON_GetObjectItemCaseSensitive(o, "shape");
-    int want_dims = m->cfg.max_batch_size > 0 ? 2 : 1;
-    if (!cJSON_IsString(dt) || bert_serve_dtype_parse(dt->valuestring) != dtype || cJSON_GetArraySize(shape) != want_dims ||
-        (want_dims == 2 && cJSON_GetArrayItem(shape, 0)->valuedouble != b->rows) ||
-        cJSON_GetArrayItem(shape, want_dims - 1)->valuedouble != b->len)
-      return bert_error_set(err, BERT_EMISMATCH, "output %s: wrong datatype or shape", name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "datatype");
+    int64_t dims[BERT_SERVE_MAX_DIMS];
+    int ndim = json_dims(cJSON_GetObjectItemCaseSensitive(o, "shape"), dims);
+    int rc = check_head(b, m, name, dtype, cJSON_IsString(dt) ? dt->valuestring : NULL, dims, ndim, err);
+    if (rc) return rc;
     v->dtype = dtype;
     if (cJSON_IsNumber(size)) {
       if ((size_t)size->valuedouble != n * bert_serve_dtype_size(dtype) || offset + (size_t)size->valuedouble > bin_len)
@@ -288,4 +347,24 @@ int bert_serve_bench_verify(const bert_serve_bench_batch *b, const bert_serve_be
   }
   cJSON_Delete(root);
   return rc;
+}
+
+int bert_serve_bench_verify_raw(const bert_serve_bench_batch *b, const bert_serve_bench_model *m,
+                                const bert_serve_bench_output *outs, int n, double rtol, double atol, bert_error *err) {
+  size_t cells = (size_t)b->rows * b->len;
+  for (int k = 0; k < 2; k++) {
+    if (m->out_role[k] < 0) continue;
+    const bert_serve_io *io = &m->cfg.outputs[m->out_role[k]];
+    const bert_serve_bench_output *o = NULL;
+    for (int i = 0; i < n && !o; i++) o = strcmp(outs[i].name, io->name) ? NULL : &outs[i];
+    if (!o) return bert_error_set(err, BERT_EMISMATCH, "output %s is missing from the response", io->name);
+    int rc = check_head(b, m, io->name, io->dtype, o->datatype, o->shape, o->ndim, err);
+    if (rc) return rc;
+    if (o->size != cells * bert_serve_dtype_size(io->dtype))
+      return bert_error_set(err, BERT_EMISMATCH, "output %s: %zu bytes of raw contents, its shape needs %zu", io->name, o->size,
+                            cells * bert_serve_dtype_size(io->dtype));
+    output_view v = {io->dtype, o->data, NULL, NULL};
+    if ((rc = check_values(b, k ? b->end : b->start, &v, io->name, rtol, atol, err))) return rc;
+  }
+  return BERT_OK;
 }

@@ -1,7 +1,8 @@
 /* serve/bench_input: what `bert bench-serve` sends to a BERT question-answering model and how it
  * checks the answers. Batches of random valid inputs (ids inside the vocabulary, an attention
  * mask of `real` leading ones per row, token types 0 then 1) are encoded once as v2 requests,
- * binary tensors with binary outputs requested (what tritonclient sends by default) or all-JSON.
+ * binary tensors with binary outputs requested (what tritonclient sends by default) or all-JSON,
+ * and for gRPC also as a packed ModelInferRequest with raw_input_contents (tritonclient.grpc).
  * With a local model, the expected logits of every row are computed alone, unpadded (batch 1,
  * the row's real tokens only), and a response is checked against them on real positions
  * (|served - local| <= atol + rtol |local|) and for -10000 on padded ones. */
@@ -32,6 +33,8 @@ typedef struct bert_serve_bench_batch {
   int *real;                     /* real tokens per row (a leading run of mask 1) */
   char *body;                    /* the encoded request */
   size_t body_len, header_len;   /* header_len 0: all JSON (no Inference-Header-Content-Length) */
+  uint8_t *grpc;                 /* the packed ModelInferRequest (no id), when shape.grpc */
+  size_t grpc_len;
   float *start, *end;            /* expected logits [rows, len] after bert_serve_bench_expect */
 } bert_serve_bench_batch;
 
@@ -42,6 +45,7 @@ typedef struct bert_serve_bench_shape {
   int vocab_size;
   uint64_t seed;
   int json;                      /* JSON tensors instead of binary */
+  int grpc;                      /* also pack each request for gRPC */
   const bert_squad_features *squad; /* rows are these SQuAD features in turn (NULL: random ids) */
 } bert_serve_bench_shape;
 
@@ -57,5 +61,18 @@ int bert_serve_bench_expect(bert_serve_bench_batch *b, int n, bert_model *model,
  * response's structure (names, shapes, sizes) is checked. */
 int bert_serve_bench_verify(const bert_serve_bench_batch *b, const bert_serve_bench_model *m, const char *body, size_t len,
                             int64_t header_len, double rtol, double atol, bert_error *err);
+
+/* One output of an answer whose tensors came as raw bytes (gRPC's raw_output_contents). */
+typedef struct bert_serve_bench_output {
+  const char *name, *datatype;
+  const int64_t *shape;
+  int ndim;
+  const void *data;              /* little-endian elements */
+  size_t size;
+} bert_serve_bench_output;
+
+/* The same check as bert_serve_bench_verify on an answer's n outputs. */
+int bert_serve_bench_verify_raw(const bert_serve_bench_batch *b, const bert_serve_bench_model *m,
+                                const bert_serve_bench_output *outs, int n, double rtol, double atol, bert_error *err);
 
 #endif

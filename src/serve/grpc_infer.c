@@ -171,13 +171,15 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *len) {
   return buf;
 }
 
-/* Sends a (stream) response whose ModelInferResponse is `resp` and error `error` (NULL = none). */
-static void send_answer(bert_serve_grpc_call *call, int streaming, Inference__ModelInferResponse *resp, const char *error) {
+/* Packs a (stream) response whose ModelInferResponse is `resp` and error `error` (NULL = none). */
+static uint8_t *pack_answer(int streaming, Inference__ModelInferResponse *resp, const char *error, size_t *len) {
   Inference__ModelStreamInferResponse stream = INFERENCE__MODEL_STREAM_INFER_RESPONSE__INIT;
   stream.error_message = (char *)(error ? error : "");
   stream.infer_response = resp;
-  size_t len;
-  uint8_t *buf = pack(streaming ? &stream.base : &resp->base, &len);
+  return pack(streaming ? &stream.base : &resp->base, len);
+}
+
+static void send_answer(bert_serve_grpc_call *call, int streaming, uint8_t *buf, size_t len) {
   if (buf) bert_serve_grpc_reply(call, buf, len);
   else if (streaming) bert_serve_grpc_reply(call, NULL, 0); /* the owed answer; empty rather than none */
   else bert_serve_grpc_fail(call, BERT_GRPC_INTERNAL, "out of memory encoding the response");
@@ -191,9 +193,12 @@ static void answer_error(bert_serve_grpc_call *call, int streaming, bert_serve_s
   }
   Inference__ModelInferResponse resp = INFERENCE__MODEL_INFER_RESPONSE__INIT;
   resp.model_name = (char *)model, resp.model_version = (char *)version, resp.id = (char *)id;
-  send_answer(call, 1, &resp, message);
+  size_t len;
+  uint8_t *buf = pack_answer(1, &resp, message, &len);
+  send_answer(call, 1, buf, len);
 }
 
+/* Encodes the outputs, counts the success (before the answer leaves, as HTTP does) and sends. */
 static int answer_outputs(grpc_infer *gi, bert_error *err) {
   const bert_serve_request *r = gi->req;
   int n = r->n_outputs;
@@ -219,7 +224,11 @@ static int answer_outputs(grpc_infer *gi, bert_error *err) {
     resp.id = r->id ? r->id : "";
     resp.n_outputs = (size_t)n, resp.outputs = ptrs;
     resp.n_raw_output_contents = (size_t)n, resp.raw_output_contents = raw;
-    send_answer(gi->call, gi->streaming, &resp, NULL);
+    size_t len;
+    uint8_t *buf = pack_answer(gi->streaming, &resp, NULL, &len);
+    if (buf) bert_serve_infer_succeeded(gi->model, r);
+    else rc = bert_error_set(err, BERT_ENOMEM, "out of memory encoding the response");
+    if (buf) send_answer(gi->call, gi->streaming, buf, len);
   }
   free(outs), free(ptrs), free(raw);
   return rc;
@@ -237,8 +246,6 @@ static void infer_done(bert_serve_request *r, void *arg) {
   if (rc) {
     bert_serve_infer_failed(gi->model, r->received_ns);
     answer_error(gi->call, gi->streaming, status, err.message, gi->model->config.name, gi->model->version, r->id ? r->id : "");
-  } else {
-    bert_serve_infer_succeeded(gi->model, r);
   }
   bert_serve_request_free(r);
   free(gi);
@@ -246,21 +253,28 @@ static void infer_done(bert_serve_request *r, void *arg) {
 
 static void free_message(void *pb) { inference__model_infer_request__free_unpacked(pb, NULL); }
 
+int bert_serve_grpc_decode_infer(Inference__ModelInferRequest *pb, const bert_serve_model_config *cfg,
+                                 bert_serve_request **out, bert_error *err) {
+  int rc = bert_serve_request_new(out, cfg, err);
+  if (rc) return rc;
+  if ((rc = decode_request(*out, pb, err))) {
+    bert_serve_request_free(*out); /* before it owns pb */
+    *out = NULL;
+    return rc;
+  }
+  (*out)->release = free_message, (*out)->release_arg = pb;
+  return BERT_OK;
+}
+
 /* Decodes and queues; returns a status and message when the request fails before queueing
  * (pb is then the caller's to free: through gi->req when there is one, which owns it). */
 static bert_serve_status start_infer(const bert_serve_grpc_service *svc, grpc_infer *gi, Inference__ModelInferRequest *pb,
                                      uint64_t received, bert_error *err) {
   if (!(gi->model = bert_serve_model_lookup(svc->repo, pb->model_name, pb->model_version, err)))
     return BERT_SERVE_STATUS_NOT_FOUND;
-  bert_serve_status status = BERT_SERVE_STATUS_OK;
-  int rc = bert_serve_request_new(&gi->req, &gi->model->config, err);
-  if (!rc) {
-    gi->req->release = free_message, gi->req->release_arg = pb;
-    gi->req->received_ns = received;
-    if ((rc = decode_request(gi->req, pb, err))) status = bert_serve_status_of_request_error(rc);
-  } else {
-    status = BERT_SERVE_STATUS_INTERNAL;
-  }
+  int rc = bert_serve_grpc_decode_infer(pb, &gi->model->config, &gi->req, err);
+  bert_serve_status status = rc ? bert_serve_status_of_request_error(rc) : BERT_SERVE_STATUS_OK;
+  if (!rc) gi->req->received_ns = received;
   if (!status) status = bert_serve_infer_check(gi->model, svc->stopping, gi->req, err);
   if (!status) {
     gi->req->done = infer_done, gi->req->done_arg = gi;

@@ -15,6 +15,14 @@
 /* The gRPC code of a request status (Triton's: INVALID_ARGUMENT, NOT_FOUND, ...). */
 bert_serve_grpc_code bert_serve_grpc_code_of(bert_serve_status s);
 
+/* The server's request for the model `cfg` from a decoded inference.ModelInferRequest (typed
+ * contents or raw_input_contents) with the HTTP path's checks. On success the request owns pb
+ * (its inputs point into it; freed with the request); on failure *out is NULL and pb is still
+ * the caller's. The handlers' decoding, and the fuzz target's (tests/fuzz/fuzz_grpc_infer.c). */
+struct Inference__ModelInferRequest;
+int bert_serve_grpc_decode_infer(struct Inference__ModelInferRequest *pb, const bert_serve_model_config *cfg,
+                                 bert_serve_request **out, bert_error *err);
+
 /* Handlers (ctx: a bert_serve_grpc_service). */
 void bert_serve_grpc_model_infer(void *ctx, bert_serve_grpc_call *call, const uint8_t *msg, size_t len);
 void bert_serve_grpc_model_stream_infer(void *ctx, bert_serve_grpc_call *call, const uint8_t *msg, size_t len);

@@ -52,6 +52,11 @@ struct bert_serve_grpc_call {
   int send_busy, metadata_sent, status_sent;
   int send_answers;          /* the send in progress carries an answer (counted in flight) */
   int broken;                /* cancelled or a send failed: answers are dropped */
+  int in_handler;            /* a queue thread is in the method's handler for this call */
+  int scheduled;             /* on the sender's list */
+  int fail_pending, fail_code; /* a unary failure answered from another thread, to send */
+  char *fail_details;
+  struct bert_serve_grpc_call *next_scheduled;
   grpc_slice status_details;
 };
 
@@ -74,6 +79,13 @@ struct bert_serve_grpc {
   tag t_shutdown;
   pthread_mutex_t lock;
   pthread_cond_t changed;
+  /* the sender: starts the sends of answers given on other threads (the model's instance threads),
+   * whose time then goes to the next batch instead of gRPC's inline write */
+  pthread_t sender;
+  int sender_started, sender_stop;
+  bert_serve_grpc_call *send_head, *send_tail;
+  pthread_mutex_t send_lock;
+  pthread_cond_t send_wake;
 };
 
 /* ---- answers owed, for the graceful stop ---- */
@@ -88,6 +100,7 @@ static void inflight_add(bert_serve_grpc *g, int delta) {
 /* ---- call lifetime ---- */
 
 static void call_free(bert_serve_grpc_call *c) {
+  free(c->fail_details);
   for (answer *a = c->head, *next; a; a = next) next = a->next, grpc_byte_buffer_destroy(a->msg), free(a);
   if (c->sending) grpc_byte_buffer_destroy(c->sending);
   if (c->recv_buf) grpc_byte_buffer_destroy(c->recv_buf);
@@ -162,8 +175,12 @@ static void start_send(bert_serve_grpc_call *c, grpc_byte_buffer *msg, int code,
 /* The next send of a call (under its lock): the next answer, or a stream's final OK once the
  * client has closed its side and everything is answered. */
 static void pump_sends(bert_serve_grpc_call *c) {
+  if (c->fail_pending && (c->broken || c->status_sent)) c->fail_pending = 0, inflight_add(c->g, -1);
   if (c->send_busy || c->status_sent || c->broken) return;
-  if (c->head) {
+  if (c->fail_pending) {
+    c->fail_pending = 0;
+    start_send(c, NULL, c->fail_code, c->fail_details, 1);
+  } else if (c->head) {
     answer *a = c->head;
     c->head = a->next;
     if (!c->head) c->tail = NULL;
@@ -201,6 +218,45 @@ static void answered(bert_serve_grpc_call *c) {
   }
 }
 
+/* Under the call's lock: the answers go out now when on a queue thread (in the handler),
+ * else through the sender. */
+static void send_soon(bert_serve_grpc_call *c) {
+  bert_serve_grpc *g = c->g;
+  if (c->in_handler || !g->sender_started) {
+    pump_sends(c);
+    return;
+  }
+  if (c->scheduled) return;
+  c->scheduled = 1, c->refs++;
+  pthread_mutex_lock(&g->send_lock);
+  c->next_scheduled = NULL;
+  if (g->send_tail) g->send_tail->next_scheduled = c;
+  else g->send_head = c;
+  g->send_tail = c;
+  pthread_cond_signal(&g->send_wake);
+  pthread_mutex_unlock(&g->send_lock);
+}
+
+static void *sender_thread(void *arg) {
+  bert_serve_grpc *g = arg;
+  pthread_mutex_lock(&g->send_lock);
+  for (;;) {
+    while (!g->send_head && !g->sender_stop) pthread_cond_wait(&g->send_wake, &g->send_lock);
+    bert_serve_grpc_call *c = g->send_head;
+    if (!c) break; /* stopping, and nothing left to send */
+    g->send_head = c->next_scheduled;
+    if (!g->send_head) g->send_tail = NULL;
+    pthread_mutex_unlock(&g->send_lock);
+    pthread_mutex_lock(&c->lock);
+    c->scheduled = 0;
+    pump_sends(c);
+    call_release_locked(c);
+    pthread_mutex_lock(&g->send_lock);
+  }
+  pthread_mutex_unlock(&g->send_lock);
+  return NULL;
+}
+
 void bert_serve_grpc_reply(bert_serve_grpc_call *c, uint8_t *msg, size_t len) {
   bert_serve_grpc *g = c->g;
   answer *a = malloc(sizeof *a);
@@ -216,31 +272,40 @@ void bert_serve_grpc_reply(bert_serve_grpc_call *c, uint8_t *msg, size_t len) {
     c->tail = a;
   }
   answered(c);
-  pump_sends(c);
+  send_soon(c);
   call_release_locked(c);
 }
 
 void bert_serve_grpc_fail(bert_serve_grpc_call *c, bert_serve_grpc_code code, const char *message) {
-  bert_serve_grpc *g = c->g;
+  char *details = strdup(message ? message : "");
   pthread_mutex_lock(&c->lock);
-  if (!c->broken && !c->status_sent && !c->send_busy) start_send(c, NULL, (int)code, message, 1);
-  else inflight_add(g, -1);
+  free(c->fail_details);
+  c->fail_details = details, c->fail_code = (int)code, c->fail_pending = 1;
   answered(c);
+  send_soon(c);
   call_release_locked(c);
 }
 
 /* ---- completions ---- */
 
+static void set_in_handler(bert_serve_grpc_call *c, int on) {
+  pthread_mutex_lock(&c->lock);
+  c->in_handler = on;
+  pthread_mutex_unlock(&c->lock);
+}
+
 static void on_message(bert_serve_grpc_call *c, grpc_byte_buffer *buf) {
+  set_in_handler(c, 1);
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, buf)) { /* a compressed message we cannot read */
     bert_serve_grpc_fail(c, BERT_GRPC_INVALID_ARGUMENT, "the request message cannot be read (unsupported compression)");
-    return;
+  } else {
+    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    c->method->handler(c->g->opt.ctx, c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+    grpc_slice_unref(s);
   }
-  grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-  grpc_byte_buffer_reader_destroy(&reader);
-  c->method->handler(c->g->opt.ctx, c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
-  grpc_slice_unref(s);
+  set_in_handler(c, 0);
 }
 
 static void on_recv(bert_serve_grpc_call *c, int success) {
@@ -403,6 +468,8 @@ static int create_server(bert_serve_grpc *g, bert_error *err) {
 }
 
 static int start_threads(bert_serve_grpc *g, bert_error *err) {
+  if (pthread_create(&g->sender, NULL, sender_thread, g)) return bert_error_set(err, BERT_EIO, "cannot start the gRPC sender");
+  g->sender_started = 1;
   int n = g->opt.threads > 0 ? g->opt.threads : 2;
   if (!(g->threads = calloc((size_t)n, sizeof *g->threads))) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   for (; g->n_threads < n; g->n_threads++)
@@ -419,6 +486,8 @@ int bert_serve_grpc_start(bert_serve_grpc **out, const bert_serve_grpc_options *
   g->t_shutdown = (tag){TAG_SHUTDOWN, g};
   pthread_mutex_init(&g->lock, NULL);
   pthread_cond_init(&g->changed, NULL);
+  pthread_mutex_init(&g->send_lock, NULL);
+  pthread_cond_init(&g->send_wake, NULL);
   grpc_init();
   int rc = create_server(g, err);
   if (g->server) grpc_server_start(g->server); /* even without a port: stopping needs a started server */
@@ -468,8 +537,19 @@ int bert_serve_grpc_wait_idle(bert_serve_grpc *g, double timeout) {
   return left;
 }
 
+static void stop_sender(bert_serve_grpc *g) {
+  if (!g->sender_started) return;
+  pthread_mutex_lock(&g->send_lock);
+  g->sender_stop = 1;
+  pthread_cond_signal(&g->send_wake);
+  pthread_mutex_unlock(&g->send_lock);
+  pthread_join(g->sender, NULL); /* it sends what is scheduled first */
+  g->sender_started = 0;
+}
+
 void bert_serve_grpc_stop(bert_serve_grpc *g) {
   if (!g) return;
+  stop_sender(g);
   if (g->server) {
     bert_serve_grpc_quiesce(g);
     grpc_server_cancel_all_calls(g->server);
@@ -494,6 +574,8 @@ void bert_serve_grpc_stop(bert_serve_grpc *g) {
     grpc_completion_queue_destroy(g->cq);
   }
   free(g->threads);
+  pthread_cond_destroy(&g->send_wake);
+  pthread_mutex_destroy(&g->send_lock);
   pthread_cond_destroy(&g->changed);
   pthread_mutex_destroy(&g->lock);
   free(g);

@@ -5,24 +5,8 @@ set -u
 BERT=${BERT_BIN:-build/bert}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/repo/small/1"
-cat >"$dir/repo/small/config.pbtxt" <<'PBTXT'
-name: "small"
-backend: "bertc"
-max_batch_size: 4
-dynamic_batching { }
-input [
-  { name: "input_ids" data_type: TYPE_INT32 dims: [ 128 ] },
-  { name: "attention_mask" data_type: TYPE_INT32 dims: [ 128 ] },
-  { name: "token_type_ids" data_type: TYPE_INT32 dims: [ 128 ] }
-]
-output [
-  { name: "start_logits" data_type: TYPE_FP32 dims: [ 128 ] },
-  { name: "end_logits" data_type: TYPE_FP32 dims: [ 128 ] }
-]
-PBTXT
-echo '{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
- "vocab_size": 30522, "max_position_embeddings": 128, "type_vocab_size": 2}' >"$dir/repo/small/1/config.json"
+. "$(dirname "$0")/small_repo.sh"
+small_repo "$dir/repo" 30522
 "$BERT" bench-serve --serve "$dir/repo" --model small --input tests/data/squad/dev-v1.1.json --requests 4 \
   --clients 1,4 --mode both --check "$dir/repo/small/1" >"$dir/out" 2>&1
 status=$?
