@@ -2,9 +2,10 @@
 # `make check TSAN=1`: runs the tests of the threaded parts from a ThreadSanitizer build and fails
 # on any report, written by every process (servers the tests start included) into BUILD/tsan/.
 #   tests/tsan_check.sh BUILD TEST_REGEX
-# OpenMP teams are limited to one thread (OMP_THREAD_LIMIT=1): Debian's libgomp is not built with
-# TSan, so its barriers are invisible to it and every parallel kernel would be a false report; the
-# threads under test are bertc's own (HTTP, gRPC, sender, batcher, instances, loader). The
+# OpenMP teams are limited to one thread (OMP_THREAD_LIMIT=1, which bertc honours: base/threads.h):
+# Debian's libgomp is not built with TSan, so its barriers are invisible to it and every parallel
+# kernel would be a false report; the threads under test are bertc's own (HTTP, gRPC, sender,
+# batcher, instances, loader). The
 # suppressions (tests/tsan.supp) cover only third-party libraries, each with its reason.
 set -uo pipefail
 build=$1 tests=$2

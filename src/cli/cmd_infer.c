@@ -2,6 +2,7 @@
  * input line, in input order. Lines are read in chunks; within a chunk, lines of equal length
  * (and equal masked-position count) are batched together, so nothing is padded. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/strbuf.h"
+#include "base/threads.h"
 #include "cli/commands.h"
 #include "model/checkpoint.h"
 
@@ -347,7 +349,8 @@ static int run_chunk(infer_state *st, infer_line *lines, int n, bert_error *err)
 
 static int write_chunk(FILE *out, infer_line *lines, int n, const char *path, bert_error *err) {
   for (int i = 0; i < n; i++)
-    if (fputs(lines[i].result, out) == EOF) return bert_error_set(err, BERT_EIO, "%s: write failed", path);
+    if (fputs(lines[i].result, out) == EOF)
+      return bert_error_set(err, BERT_EIO, "%s: write failed: %s", path, strerror(errno));
   return BERT_OK;
 }
 
@@ -429,7 +432,7 @@ int cmd_infer(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   int usage = parse_options(argc, argv, &st.opt);
   if (usage) return usage == 1 ? 0 : 2;
-  if (st.opt.threads) omp_set_num_threads(st.opt.threads);
+  if (st.opt.threads) bert_threads_set(st.opt.threads);
   bert_error err = {0};
   FILE *in = NULL, *out = NULL;
   bert_atomic_file af;

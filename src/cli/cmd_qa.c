@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/strbuf.h"
+#include "base/threads.h"
 #include "cli/commands.h"
 #include "io/json.h"
 #include "squad/qa.h"
@@ -192,7 +193,7 @@ int cmd_qa(int argc, char **argv) {
   qa_options o;
   int rc = parse_options(argc, argv, &o);
   if (rc) return rc == 1 ? 0 : rc;
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  bert_threads_set(o.threads);
   bert_error err = {0};
   bert_qa_engine e;
   if (bert_qa_engine_open(&e, o.model, o.vocab, &o.features, 4, o.precision, &err)) {

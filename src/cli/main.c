@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/threads.h"
 #include "cli/commands.h"
 
 typedef struct command {
@@ -43,6 +44,7 @@ static void prefer_passive_waiting(char **argv) {
 
 int main(int argc, char **argv) {
   prefer_passive_waiting(argv);
+  bert_threads_set(0); /* within OMP_THREAD_LIMIT from the start (base/threads.h) */
   if (argc < 2) {
     usage(stderr);
     return 2;

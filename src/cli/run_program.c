@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/threads.h"
 #include "cli/commands.h"
 
 int cli_run_program(int argc, char **argv, bert_program program, cli_run_fn run) {
@@ -19,7 +20,7 @@ int cli_run_program(int argc, char **argv, bert_program program, cli_run_fn run)
   int status = bert_run_config_from_args(&rc, program, argc, argv);
   if (status < 0) {
     if (dist.rank == 0) bert_run_config_log(&rc, stderr);
-    if (bert_run_config_has(&rc, BERT_OPT_THREADS) && rc.threads > 0) omp_set_num_threads(rc.threads);
+    if (bert_run_config_has(&rc, BERT_OPT_THREADS) && rc.threads > 0) bert_threads_set(rc.threads);
     int r = run(&rc, &dist, &err);
     if (r && (dist.rank == 0 || !strstr(err.message, "failed"))) fprintf(stderr, "bert %s: %s\n", name, err.message);
     status = r == 0 ? 0 : r == BERT_EINVAL ? 2 : 1;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/threads.h"
+
 typedef struct batcher_worker {
   bert_serve_batcher *b;
   pthread_t thread;
@@ -107,7 +109,7 @@ static void run_batch(bert_serve_batcher *b, void *instance, bert_serve_request 
 static void *worker_main(void *arg) {
   batcher_worker *w = arg;
   bert_serve_batcher *b = w->b;
-  if (b->opt.threads > 0) omp_set_num_threads(b->opt.threads);
+  bert_threads_set(b->opt.threads);
   void *instance = NULL;
   int rc = b->opt.backend->instance_create(b->opt.model, &instance, &w->create_err);
   bert_serve_request **reqs = rc ? NULL : malloc(sizeof *reqs * (size_t)b->max_rows);

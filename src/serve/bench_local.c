@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/strbuf.h"
+#include "base/threads.h"
 #include "serve/backend.h"
 #include "serve/repository.h"
 
@@ -56,7 +57,7 @@ static int run_one(local_model *m, const bert_serve_bench_batch *b, bert_strbuf 
 int bert_serve_bench_local(const char *repo, const char *model, const bert_serve_bench_batch *batches, int n, int passes,
                            int threads, bert_serve_bench_local_result *res, bert_error *err) {
   memset(res, 0, sizeof *res);
-  if (threads > 0) omp_set_num_threads(threads);
+  bert_threads_set(threads);
   local_model m;
   memset(&m, 0, sizeof m);
   bert_strbuf out = {0};

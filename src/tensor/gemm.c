@@ -2,6 +2,7 @@
 
 #include <dnnl.h>
 
+#include "base/threads.h"
 #include "tensor/vmath.h"
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct bert_gemm_ctx {
 };
 
 int bert_gemm_ctx_create(bert_gemm_ctx **out, bert_error *err) {
+  bert_threads_set(0); /* oneDNN's teams within OMP_THREAD_LIMIT on this thread (base/threads.h) */
   bert_gemm_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return bert_error_set(err, BERT_ENOMEM, "gemm: out of memory");
   if (dnnl_engine_create(&ctx->engine, dnnl_cpu, 0) != dnnl_success ||

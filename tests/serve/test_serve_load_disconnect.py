@@ -104,7 +104,7 @@ def main():
     v2.write_model(repo, "qa", v2.pbtxt("qa", v2.QA_INPUTS, v2.QA_OUTPUTS, 8,
                                         "dynamic_batching { max_queue_delay_microseconds: 500 }\n"
                                         "instance_group [ { kind: KIND_CPU count: 2 } ]\n"), weights_seed=21)
-    with v2.Server(repo, "--http-threads", "4", "--threads", "2") as s:
+    with v2.Server(repo, "--http-threads", "4") as s:
         client = v2.Client(s.url)
         answers = {k: [] for k in range(CLIENTS)}
         threads = [threading.Thread(target=http_client if k % 2 == 0 else grpc_client,
