@@ -52,6 +52,20 @@ static const char *usage_text =
     "                          (RESOURCE_EXHAUSTED beyond) accepted (default 67108864)\n"
     "  --drain-timeout S       on SIGINT/SIGTERM, wait at most S seconds for requests in\n"
     "                          flight (default 30); a second signal exits at once\n"
+    "slow and idle clients (HTTP; gRPC as far as gRPC allows: docs/serve.md):\n"
+    "  --header-timeout S      a new connection must send its request line and headers\n"
+    "                          within S seconds in all, else it is closed (default 60;\n"
+    "                          gRPC: the HTTP/2 preface and settings)\n"
+    "  --body-timeout S        at most S seconds between two reads of a request body or two\n"
+    "                          writes of a reply (default 60)\n"
+    "  --idle-timeout S        a kept-alive connection without a request for S seconds is\n"
+    "                          closed (default 75; gRPC: without a call)\n"
+    "  --max-connections N     HTTP connections at most (default 4096); from 90% on, each\n"
+    "                          new one closes the oldest idle connection, or else the oldest\n"
+    "                          stalled partial request (never one being answered)\n"
+    "  --max-connections-per-ip N\n"
+    "                          HTTP connections from one client address at most; the excess\n"
+    "                          is closed at once (default 0: no cap)\n"
     "  -h, --help              show this help and exit\n";
 
 typedef struct serve_cli {
@@ -79,12 +93,18 @@ static int parse_options(int argc, char **argv, serve_cli *cli) {
       {"max-body-bytes", required_argument, 0, 'b'},   {"drain-timeout", required_argument, 0, 'd'},
       {"grpc-port", required_argument, 0, 'g'},        {"no-grpc", no_argument, 0, 'G'},
       {"grpc-threads", required_argument, 0, 'j'},     {"help", no_argument, 0, 'h'},
+      {"header-timeout", required_argument, 0, 'e'},   {"body-timeout", required_argument, 0, 'B'},
+      {"idle-timeout", required_argument, 0, 'i'},     {"max-connections", required_argument, 0, 'c'},
+      {"max-connections-per-ip", required_argument, 0, 'P'},
       {0, 0, 0, 0}};
   bert_serve_options *o = &cli->opt;
   memset(cli, 0, sizeof *cli);
   o->host = "127.0.0.1", o->http_port = 8000, o->metrics_port = -1, o->http_threads = 2;
   o->grpc_port = 8001, o->grpc_threads = 2;
   o->max_body_bytes = (size_t)64 << 20;
+  /* nginx's defaults (client_header_timeout, client_body_timeout, keepalive_timeout); the cap is
+   * what a few held sockets must not reach, and within any usual descriptor limit */
+  o->limits = (bert_serve_conn_limits){60, 60, 75, 4096, 0};
   cli->drain = 30;
   opterr = 0;
   optind = 1;
@@ -103,6 +123,14 @@ static int parse_options(int argc, char **argv, serve_cli *cli) {
       case 'T': if (int_value("--http-threads", optarg, 1, 256, &v)) return 2; o->http_threads = (int)v; break;
       case 'b': if (int_value("--max-body-bytes", optarg, 1024, 1L << 40, &v)) return 2; o->max_body_bytes = (size_t)v; break;
       case 'd': if (int_value("--drain-timeout", optarg, 0, 86400, &v)) return 2; cli->drain = (double)v; break;
+      case 'e': if (int_value("--header-timeout", optarg, 1, 86400, &v)) return 2; o->limits.header_timeout = (int)v; break;
+      case 'B': if (int_value("--body-timeout", optarg, 1, 86400, &v)) return 2; o->limits.body_timeout = (int)v; break;
+      case 'i': if (int_value("--idle-timeout", optarg, 1, 86400, &v)) return 2; o->limits.idle_timeout = (int)v; break;
+      case 'c': if (int_value("--max-connections", optarg, 16, 1 << 20, &v)) return 2; o->limits.max_connections = (int)v; break;
+      case 'P':
+        if (int_value("--max-connections-per-ip", optarg, 0, 1 << 20, &v)) return 2;
+        o->limits.max_connections_per_ip = (int)v;
+        break;
       case 'h': fputs(usage_text, stdout); return 1;
       default:
         fprintf(stderr, "bert serve: unknown or incomplete option '%s'\n%s", argv[optind - 1], usage_text);

@@ -466,16 +466,35 @@ static int bind_port(bert_serve_grpc *g, bert_error *err) {
   return BERT_OK;
 }
 
+static void int_arg(grpc_arg *a, const char *key, int value) {
+  a->type = GRPC_ARG_INTEGER, a->key = (char *)key, a->value.integer = value;
+}
+
+/* Slow and idle clients (docs/serve.md): a connection that does not send the HTTP/2 preface and
+ * SETTINGS in time is closed, one without calls for the idle time gets GOAWAY, a peer that holds
+ * calls but no longer answers pings is dropped, and one connection opens a bounded number of
+ * calls. 0 keeps gRPC's default. Returns the number of args written (at most 4). */
+static int limit_args(const bert_serve_grpc_options *o, grpc_arg *args) {
+  int n = 0;
+  if (o->handshake_timeout > 0) int_arg(&args[n++], GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, o->handshake_timeout * 1000);
+  if (o->idle_timeout > 0) {
+    int_arg(&args[n++], GRPC_ARG_MAX_CONNECTION_IDLE_MS, o->idle_timeout * 1000);
+    int_arg(&args[n++], GRPC_ARG_KEEPALIVE_TIME_MS, o->idle_timeout * 1000);
+  }
+  if (o->max_streams > 0) int_arg(&args[n++], GRPC_ARG_MAX_CONCURRENT_STREAMS, o->max_streams);
+  return n;
+}
+
 static int create_server(bert_serve_grpc *g, bert_error *err) {
   size_t max = g->opt.max_message_bytes;
-  grpc_arg args[3];
+  grpc_arg args[3 + 4];
   memset(args, 0, sizeof args);
   args[0].type = GRPC_ARG_INTEGER, args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
   args[0].value.integer = max > INT_MAX ? INT_MAX : (int)max;
   args[1].type = GRPC_ARG_INTEGER, args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, args[1].value.integer = -1;
   /* gRPC binds with SO_REUSEPORT by default: a second server on a taken port would share it silently */
   args[2].type = GRPC_ARG_INTEGER, args[2].key = GRPC_ARG_ALLOW_REUSEPORT, args[2].value.integer = 0;
-  grpc_channel_args channel_args = {3, args};
+  grpc_channel_args channel_args = {(size_t)(3 + limit_args(&g->opt, args + 3)), args};
   if (!(g->server = grpc_server_create(&channel_args, NULL)) ||
       !(g->cq = grpc_completion_queue_create_for_next(NULL)))
     return bert_error_set(err, BERT_ENOMEM, "cannot create the gRPC server");

@@ -46,6 +46,11 @@ typedef struct bert_serve_grpc_options {
   const bert_serve_grpc_method *methods;
   int n_methods;
   void *ctx;                 /* handed to every handler */
+  /* Slow and idle clients, as far as gRPC core 1.51 allows (docs/serve.md); 0 = gRPC's default. */
+  int handshake_timeout;     /* seconds for a new connection's HTTP/2 preface and SETTINGS */
+  int idle_timeout;          /* seconds without a call before the connection is closed (GOAWAY);
+                                also the keepalive ping period while calls are open */
+  int max_streams;           /* concurrent calls per connection */
 } bert_serve_grpc_options;
 
 int bert_serve_grpc_start(bert_serve_grpc **out, const bert_serve_grpc_options *opt, bert_error *err);

@@ -21,11 +21,32 @@
  * sent only after the body, and a client streaming without end must not hold a thread forever. */
 #define HTTP_DISCARD_LIMIT ((size_t)64 << 20)
 
+/* Where a connection is in its request cycle: what its timeout is, and whether it may be closed
+ * to make room (idle first, then stalled partial requests; never a request being answered). */
+typedef enum conn_phase {
+  CONN_HEADERS, /* waiting for the request line and headers: --header-timeout, total */
+  CONN_BODY,    /* reading the body: --body-timeout between reads */
+  CONN_BUSY,    /* handled, suspended for inference, or replying: never cut by us */
+  CONN_IDLE,    /* keep-alive between requests: --idle-timeout */
+} conn_phase;
+
+/* One open connection, from MHD's start notification to its close notification. */
+typedef struct http_conn {
+  struct http_conn *prev, *next; /* in bert_serve_http.conns, least recent progress first */
+  int fd;
+  conn_phase phase;
+  double since; /* last progress (phase change or body bytes) */
+  int cut;      /* shut down by us: MHD closes it on its next pass */
+} http_conn;
+
 struct bert_serve_http {
   struct MHD_Daemon *daemon;
   bert_serve_http_options opt;
   int port;
   atomic_int in_flight;
+  pthread_mutex_t conns_lock; /* guards the list; MHD frees a connection only after its close notification */
+  http_conn *oldest, *newest;
+  int n_live;                  /* open and not cut */
 };
 
 /* Where a call is between the handler and its reply. A suspended call belongs to two threads: the
@@ -40,6 +61,7 @@ typedef enum call_state {
 struct bert_serve_http_call {
   bert_serve_http *h;
   struct MHD_Connection *conn;
+  http_conn *tracked;         /* NULL when it could not be tracked (out of memory) */
   const char *method, *path;  /* MHD's, valid for the whole request */
   char *body;
   size_t len, cap;
@@ -150,6 +172,102 @@ void bert_serve_http_resume(bert_serve_http_call *c) {
   }
 }
 
+/* ---- connections: a timeout per phase, room under the cap ---- */
+
+static void conns_unlink(bert_serve_http *h, http_conn *t) {
+  if (t->prev) t->prev->next = t->next; else h->oldest = t->next;
+  if (t->next) t->next->prev = t->prev; else h->newest = t->prev;
+  t->prev = t->next = NULL;
+}
+
+static void conns_append(bert_serve_http *h, http_conn *t) {
+  t->prev = h->newest;
+  if (h->newest) h->newest->next = t; else h->oldest = t;
+  h->newest = t;
+}
+
+/* Ends a connection from outside its thread: MHD sees the end of the stream and closes it on its
+ * own thread. Never close(): MHD still owns the descriptor, which a new connection could reuse.
+ * The descriptor stays open until the close notification, which takes conns_lock (held here). */
+static void conn_cut(bert_serve_http *h, http_conn *t) {
+  shutdown(t->fd, SHUT_RDWR);
+  t->cut = 1;
+  h->n_live--;
+}
+
+/* The least recently active connection, not cut, that is idle (or else stalled in a request). */
+static http_conn *oldest_cuttable(bert_serve_http *h, int partial) {
+  for (http_conn *t = h->oldest; t; t = t->next)
+    if (!t->cut && (partial ? t->phase == CONN_HEADERS || t->phase == CONN_BODY : t->phase == CONN_IDLE)) return t;
+  return NULL;
+}
+
+/* From 90% of the cap on, room is made before MHD's own limit is reached: MHD splits its limit
+ * between the pool threads, and a thread at its share stops accepting, so new clients would
+ * wait in the listen queue instead. */
+static int high_water(int max_connections) {
+  int high = max_connections - max_connections / 10;
+  return high > 1 ? high : 1;
+}
+
+/* Runs as a connection arrives, which is when room matters: cuts the connections past their
+ * header deadline (MHD's timeout restarts on every byte, so headers sent a byte at a time would
+ * outlive it; on a kept-alive connection the next request's headers are read in the idle phase,
+ * so idle + header is its deadline), then, while at the high-water mark, the oldest idle
+ * connection, or if none is idle the oldest stalled partial request. The list is in order of
+ * progress, so the deadline walk stops at the first connection younger than it. Caller holds
+ * conns_lock. */
+static void make_room(bert_serve_http *h, double now) {
+  const bert_serve_conn_limits *l = &h->opt.limits;
+  double headers_due = now - l->header_timeout, next_headers_due = headers_due - l->idle_timeout;
+  for (http_conn *t = h->oldest; t && t->since <= headers_due; t = t->next)
+    if (!t->cut && (t->phase == CONN_HEADERS || (t->phase == CONN_IDLE && t->since <= next_headers_due))) conn_cut(h, t);
+  int high = high_water(l->max_connections);
+  while (h->n_live + 1 > high) {
+    http_conn *t = oldest_cuttable(h, 0);
+    if (!t && !(t = oldest_cuttable(h, 1))) break; /* all busy: MHD's limit refuses the excess */
+    conn_cut(h, t);
+  }
+}
+
+static http_conn *conn_track(bert_serve_http *h, int fd) {
+  http_conn *t = calloc(1, sizeof *t);
+  if (!t) return NULL; /* untracked: MHD's timeouts still bound it */
+  t->fd = fd, t->phase = CONN_HEADERS, t->since = bert_seconds();
+  pthread_mutex_lock(&h->conns_lock);
+  make_room(h, t->since);
+  conns_append(h, t);
+  h->n_live++;
+  pthread_mutex_unlock(&h->conns_lock);
+  return t;
+}
+
+static void conn_closed(bert_serve_http *h, http_conn *t) {
+  if (!t) return;
+  pthread_mutex_lock(&h->conns_lock);
+  conns_unlink(h, t);
+  if (!t->cut) h->n_live--;
+  pthread_mutex_unlock(&h->conns_lock);
+  free(t);
+}
+
+/* Moves a connection to `phase`, its progress now, with MHD's inactivity timeout set to
+ * `timeout` seconds (-1: unchanged). On the connection's own thread, as MHD requires. */
+static void conn_enter(bert_serve_http *h, struct MHD_Connection *conn, http_conn *t, conn_phase phase, int timeout) {
+  if (!t) return;
+  pthread_mutex_lock(&h->conns_lock);
+  t->phase = phase, t->since = bert_seconds();
+  conns_unlink(h, t);
+  conns_append(h, t);
+  pthread_mutex_unlock(&h->conns_lock);
+  if (timeout >= 0) MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)timeout);
+}
+
+static http_conn *conn_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info ? info->socket_context : NULL;
+}
+
 /* ---- the request cycle ---- */
 
 /* Content-Length as announced; 0 when absent or not a number (the body then decides). */
@@ -169,6 +287,8 @@ static int start_call(bert_serve_http *h, struct MHD_Connection *conn, const cha
   c->state = CALL_ACTIVE;
   c->h = h, c->conn = conn, c->method = method, c->path = url;
   c->expected = announced_length(conn);
+  c->tracked = conn_of(conn);
+  conn_enter(h, conn, c->tracked, CONN_BODY, h->opt.limits.body_timeout);
   atomic_fetch_add(&h->in_flight, 1);
   *out = c;
   if (c->expected > h->opt.max_body_bytes) { /* refuse before the body is read */
@@ -211,10 +331,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (*upload_size) {
+    conn_enter(h, conn, c->tracked, CONN_BODY, -1);
     int ok = collect(c, upload_data, *upload_size);
     *upload_size = 0;
     return ok ? MHD_YES : MHD_NO;
   }
+  conn_enter(h, conn, c->tracked, CONN_BUSY, -1); /* suspended connections are never timed out by MHD */
   if (call_swap(c, CALL_RESUMED, CALL_ACTIVE) == CALL_RESUMED) {
     c->then(c->then_arg, c);
   } else if (c->too_large) {
@@ -230,11 +352,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-  (void)conn, (void)toe;
   bert_serve_http *h = cls;
   bert_serve_http_call *c = *con_cls;
   if (!c) return;
   *con_cls = NULL;
+  /* kept alive for the next request, or closing */
+  conn_enter(h, conn, c->tracked, CONN_IDLE, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? h->opt.limits.idle_timeout : -1);
   atomic_fetch_sub(&h->in_flight, 1);
   /* A client that leaves while its call is suspended is noticed only after the resume (MHD does
    * not watch suspended sockets), so the continuation is pending and never runs: cancel instead,
@@ -245,14 +368,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   call_free(c);
 }
 
-/* Small replies must leave at once: Nagle's algorithm would hold them for the client's delayed
+/* Connections are tracked from start to close (their phase, for the timeouts and the cap).
+ * Small replies must leave at once: Nagle's algorithm would hold them for the client's delayed
  * ACK (40 ms), the whole latency budget of a BERT request. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx, enum MHD_ConnectionNotificationCode code) {
-  (void)cls, (void)socket_ctx;
-  if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+  bert_serve_http *h = cls;
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    conn_closed(h, *socket_ctx);
+    *socket_ctx = NULL;
+    return;
+  }
   const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!info) return;
   int one = 1;
-  if (info) setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  *socket_ctx = conn_track(h, info->connect_fd);
 }
 
 /* ---- the daemon ---- */
@@ -281,16 +411,20 @@ int bert_serve_http_start(bert_serve_http **out, const bert_serve_http_options *
   if (!h) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   h->opt = *opt;
   atomic_init(&h->in_flight, 0);
+  pthread_mutex_init(&h->conns_lock, NULL);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
   h->daemon = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_request, h,
                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 0 ? opt->threads : 1),
                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->limits.header_timeout,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->limits.max_connections,
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt->limits.max_connections_per_ip,
                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                MHD_OPTION_END);
   if (!h->daemon) {
+    pthread_mutex_destroy(&h->conns_lock);
     free(h);
     return bert_error_set(err, BERT_EIO, "cannot listen on %s:%d (address in use, or not an address of this machine?)",
                           opt->host, opt->port);
@@ -320,6 +454,7 @@ int bert_serve_http_wait_idle(bert_serve_http *h, double timeout) {
 
 void bert_serve_http_stop(bert_serve_http *h) {
   if (!h) return;
-  MHD_stop_daemon(h->daemon);
+  MHD_stop_daemon(h->daemon); /* every close notification has run: the list is empty */
+  pthread_mutex_destroy(&h->conns_lock);
   free(h);
 }

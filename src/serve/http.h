@@ -5,7 +5,10 @@
  * suspends the call and resumes it from any thread when the answer is ready; the connection's
  * thread then calls the continuation, which replies, or a cancel when the client has left
  * meanwhile (MHD notices only after the resume). Connections in flight are counted, so a
- * graceful stop can stop accepting, wait for them, and close. */
+ * graceful stop can stop accepting, wait for them, and close. Slow and idle clients are bounded
+ * (bert_serve_conn_limits): a timeout per phase of the request and a cap on connections, near
+ * which the oldest idle ones are closed to let new clients in; a request being answered is never
+ * cut. */
 #ifndef BERT_SERVE_HTTP_H
 #define BERT_SERVE_HTTP_H
 
@@ -18,6 +21,16 @@ typedef struct bert_serve_http bert_serve_http;
 typedef struct bert_serve_http_call bert_serve_http_call;
 typedef void (*bert_serve_http_handler)(void *ctx, bert_serve_http_call *call);
 
+/* How long a client may take, and how many connections it may hold (docs/serve.md, "Slow and
+ * idle clients"). Seconds are whole: MHD counts its timeouts in seconds. */
+typedef struct bert_serve_conn_limits {
+  int header_timeout;        /* request line and headers, in all (after a keep-alive: idle + header) */
+  int body_timeout;          /* between two reads of the body (and writes of the reply) */
+  int idle_timeout;          /* keep-alive, between a reply and the next request */
+  int max_connections;       /* in all; from 90% on the oldest idle connections are closed first */
+  int max_connections_per_ip; /* 0 = no cap */
+} bert_serve_conn_limits;
+
 typedef struct bert_serve_http_options {
   const char *host;          /* numeric address or name to listen on */
   int port;                  /* 0 = any free port */
@@ -25,6 +38,7 @@ typedef struct bert_serve_http_options {
   size_t max_body_bytes;
   bert_serve_http_handler handler;
   void *ctx;
+  bert_serve_conn_limits limits;
 } bert_serve_http_options;
 
 int bert_serve_http_start(bert_serve_http **out, const bert_serve_http_options *opt, bert_error *err);

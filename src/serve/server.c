@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -18,9 +19,37 @@ struct bert_serve_server {
   bert_serve_grpc *grpc;
 };
 
+/* Descriptors kept aside from the connection caps: model files, epoll and wake-up descriptors,
+ * gRPC's connections (which gRPC 1.51 cannot cap). */
+#define FD_RESERVE 256
+/* Concurrent calls on one gRPC connection: a streaming client needs one, a client of unary calls
+ * one per call in flight; more is a client holding the server's memory. */
+#define GRPC_MAX_STREAMS 1024
+
+/* Every connection holds a descriptor, and at the descriptor limit accept() fails: MHD then stops
+ * accepting until a connection closes, and new clients wait in the listen queue (the soft limit
+ * is often 1024). So the soft limit is raised to the hard one, and the cap lowered to fit when
+ * even that is short. */
+static void fit_descriptor_limit(bert_serve_conn_limits *l, int listeners) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r)) return;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r)) getrlimit(RLIMIT_NOFILE, &r);
+  }
+  rlim_t need = (rlim_t)l->max_connections * (rlim_t)listeners + FD_RESERVE;
+  if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= need) return;
+  rlim_t room = r.rlim_cur > FD_RESERVE + 16 * (rlim_t)listeners ? (r.rlim_cur - FD_RESERVE) / (rlim_t)listeners : 16;
+  bert_warn("bert serve: the descriptor limit (ulimit -n: %llu) is below what --max-connections %d needs (%llu): "
+            "at most %llu connections per listener", (unsigned long long)r.rlim_cur, l->max_connections,
+            (unsigned long long)need, (unsigned long long)room);
+  l->max_connections = (int)room;
+}
+
 static int start_listeners(bert_serve_server *s, const bert_serve_options *opt, bert_error *err) {
   bert_serve_http_options h = {opt->host, opt->http_port, opt->http_threads, opt->max_body_bytes,
-                               bert_serve_endpoints_handle, &s->ep};
+                               bert_serve_endpoints_handle, &s->ep, opt->limits};
+  fit_descriptor_limit(&h.limits, opt->metrics_port < 0 ? 1 : 2);
   int rc = bert_serve_http_start(&s->http, &h, err);
   if (rc || opt->metrics_port < 0) return rc;
   h.port = opt->metrics_port, h.threads = 1, h.handler = bert_serve_endpoints_handle_metrics;
@@ -33,7 +62,8 @@ static int start_grpc(bert_serve_server *s, const bert_serve_options *opt, bert_
   if (opt->grpc_port < 0) return BERT_OK;
   s->grpc_service = (bert_serve_grpc_service){&s->repo, &s->ep.stopping};
   bert_serve_grpc_options g = {opt->host, opt->grpc_port, opt->grpc_threads, opt->max_body_bytes,
-                               bert_serve_grpc_service_methods, bert_serve_grpc_service_n_methods, &s->grpc_service};
+                               bert_serve_grpc_service_methods, bert_serve_grpc_service_n_methods, &s->grpc_service,
+                               opt->limits.header_timeout, opt->limits.idle_timeout, GRPC_MAX_STREAMS};
   int rc = bert_serve_grpc_start(&s->grpc, &g, err);
   return rc ? bert_error_prefix(err, "--grpc-port: ") : BERT_OK;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "serve/http.h"
 
 typedef struct bert_serve_options {
   const char *repository;   /* model repository folder */
@@ -20,6 +21,7 @@ typedef struct bert_serve_options {
   int threads;              /* OpenMP threads per model (0 = all cores) */
   int http_threads;         /* connection threads */
   size_t max_body_bytes;
+  bert_serve_conn_limits limits; /* slow and idle clients, HTTP and (as far as gRPC allows) gRPC */
 } bert_serve_options;
 
 typedef struct bert_serve_server bert_serve_server;
