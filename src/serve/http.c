@@ -47,6 +47,7 @@ struct bert_serve_http {
   pthread_mutex_t conns_lock; /* guards the list; MHD frees a connection only after its close notification */
   http_conn *oldest, *newest;
   int n_live;                  /* open and not cut */
+  MHD_socket quiesced;         /* the listening socket once quiesced, closed after MHD stops */
 };
 
 /* Where a call is between the handler and its reply. A suspended call belongs to two threads: the
@@ -410,6 +411,7 @@ int bert_serve_http_start(bert_serve_http **out, const bert_serve_http_options *
   bert_serve_http *h = calloc(1, sizeof *h);
   if (!h) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   h->opt = *opt;
+  h->quiesced = MHD_INVALID_SOCKET;
   atomic_init(&h->in_flight, 0);
   pthread_mutex_init(&h->conns_lock, NULL);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -437,10 +439,13 @@ int bert_serve_http_start(bert_serve_http **out, const bert_serve_http_options *
 
 int bert_serve_http_port(const bert_serve_http *h) { return h->port; }
 
+/* MHD's threads drop the listening socket from their epoll sets only later, so closing it now
+ * could hand its number to another file under them; shutdown() stops the listening at once (new
+ * clients are refused) and the descriptor is closed once MHD has stopped. */
 void bert_serve_http_quiesce(bert_serve_http *h) {
-  if (!h) return;
-  MHD_socket s = MHD_quiesce_daemon(h->daemon);
-  if (s != MHD_INVALID_SOCKET) close(s);
+  if (!h || h->quiesced != MHD_INVALID_SOCKET) return;
+  h->quiesced = MHD_quiesce_daemon(h->daemon);
+  if (h->quiesced != MHD_INVALID_SOCKET) shutdown(h->quiesced, SHUT_RDWR);
 }
 
 int bert_serve_http_wait_idle(bert_serve_http *h, double timeout) {
@@ -455,6 +460,7 @@ int bert_serve_http_wait_idle(bert_serve_http *h, double timeout) {
 void bert_serve_http_stop(bert_serve_http *h) {
   if (!h) return;
   MHD_stop_daemon(h->daemon); /* every close notification has run: the list is empty */
+  if (h->quiesced != MHD_INVALID_SOCKET) close(h->quiesced);
   pthread_mutex_destroy(&h->conns_lock);
   free(h);
 }
