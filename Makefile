@@ -1,15 +1,19 @@
 # bertc: set-up, build, demo and tests. `make demo` and `make check` work on a fresh Debian 12 as root.
 SANITIZE ?= 0
+TSAN ?= 0
 ifeq ($(SANITIZE),1)
 BUILD ?= build-sanitize
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERT_SANITIZE=ON
+else ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERT_TSAN=ON
 else
 BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=Release
 endif
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps test-deps demo check bench clean
+.PHONY: all build deps test-deps demo check bench fuzz clean
 
 all: build
 
@@ -49,12 +53,28 @@ demo: deps build
 	@echo "      fine-tuned SQuAD model, predictions and metrics.json in $(BUILD)/demo/squad"
 	@echo "demo: to ask the fine-tuned model questions in your browser: ./$(BUILD)/bert serve --model-repository $(BUILD)/demo/serve_repo  then open http://127.0.0.1:8000/"
 
+# TSAN=1: the tests of the threaded parts (server, batcher, loader, data creation, pretraining's
+# loader) under ThreadSanitizer; any report fails the run (docs/reliability.md).
+# (train/test_pretrain_kill is left out: it times a checkpoint in seconds, which TSan's slowdown breaks)
+TSAN_TESTS ?= serve/|data/|train/test_pretrain_resume|tensor/test_thread_limit
+ifeq ($(TSAN),1)
+check: test-deps build
+	@bash tests/tsan_check.sh $(BUILD) '$(TSAN_TESTS)'
+else
 check: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2
+endif
+
+# Coverage-guided fuzzing of every parser (docs/reliability.md): clang + libFuzzer build in
+# build-fuzz, FUZZ_SECONDS of fuzzing per target (FUZZ_TARGETS="torch tfrecord" for a subset).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: test-deps
+	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@cmake --build $(BUILD) -j $(JOBS) --target $(patsubst bench/%.c,bench_%,$(wildcard bench/*.c))
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz build-tsan

@@ -7,7 +7,10 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libdnnl-dev libutf8proc-dev libyaml-dev libcjson-dev
             libmicrohttpd-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libbz2-dev libopenmpi-dev openmpi-bin)
-test_pkgs=(python3-torch python3-numpy python3-requests python3-grpcio python3-grpc-tools chromium)
+# clang + its libFuzzer/sanitizer runtimes (libclang-rt-14-dev is only recommended by clang, and
+# recommends are not installed) and clang's OpenMP: the fuzz smoke test and `make fuzz`.
+test_pkgs=(python3-torch python3-numpy python3-requests python3-grpcio python3-grpc-tools chromium
+           clang libclang-rt-14-dev libomp-14-dev)
 # node + npm (onnxruntime-node peer) come with the machine; bench/ checks for them.
 bench_pkgs=(python3-torch python3-numpy python3-onnx libopenblas0-openmp hyperfine time)
 

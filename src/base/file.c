@@ -1,8 +1,10 @@
 #include "base/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +44,7 @@ int bert_file_read(const char *path, char **data, size_t *size, bert_error *err)
 
 int bert_atomic_open(bert_atomic_file *af, const char *path, bert_error *err) {
   af->f = NULL;
+  af->had_previous = 0;
   if (snprintf(af->final_path, sizeof af->final_path, "%s", path) >= (int)sizeof af->final_path ||
       snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.XXXXXX", path) >= (int)sizeof af->tmp_path)
     return bert_error_set(err, BERT_EINVAL, "%s: path too long", path);
@@ -51,9 +54,10 @@ int bert_atomic_open(bert_atomic_file *af, const char *path, bert_error *err) {
   fchmod(fd, 0644);
   af->f = fdopen(fd, "wb");
   if (!af->f) {
+    int e = errno;
     close(fd);
     unlink(af->tmp_path);
-    return bert_error_set(err, BERT_EIO, "%s: fdopen failed", path);
+    return bert_error_set(err, BERT_EIO, "%s: cannot open temporary file: %s", path, strerror(e));
   }
   return BERT_OK;
 }
@@ -64,43 +68,134 @@ void bert_atomic_abort(bert_atomic_file *af) {
   unlink(af->tmp_path);
 }
 
+int bert_atomic_write_failed(bert_atomic_file *af, bert_error *err) {
+  int e = errno ? errno : EIO;
+  bert_atomic_abort(af);
+  return bert_error_set(err, BERT_EIO, "%s: write failed: %s", af->final_path, strerror(e));
+}
+
 static void fsync_parent(const char *path) {
   char copy[4096];
   snprintf(copy, sizeof copy, "%s", path);
   int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
-    fsync(dfd);
+    fsync(dfd); /* the renames are done: a failure here can only cost durability, not consistency */
     close(dfd);
   }
 }
 
-int bert_atomic_commit(bert_atomic_file *af, bert_error *err) {
-  int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
-  ok = (fclose(af->f) == 0) && ok;
+int bert_atomic_finish(bert_atomic_file *af, bert_error *err) {
+  const char *failed = NULL;
+  int e = 0;
+  if (fflush(af->f) != 0 || ferror(af->f)) failed = "write failed", e = errno;
+  else if (fsync(fileno(af->f)) != 0) failed = "fsync failed", e = errno;
+  if (fclose(af->f) != 0 && !failed) failed = "close failed", e = errno;
   af->f = NULL;
-  if (!ok) {
-    int e = errno;
-    unlink(af->tmp_path);
-    return bert_error_set(err, BERT_EIO, "%s: write failed: %s", af->final_path, strerror(e));
+  if (!failed) return BERT_OK;
+  unlink(af->tmp_path);
+  return bert_error_set(err, BERT_EIO, "%s: %s: %s", af->final_path, failed, strerror(e ? e : EIO));
+}
+
+/* The replaced file's hard link while a publish is under way: beside the unique temporary name. */
+static void backup_path(const bert_atomic_file *af, char *out, size_t cap) {
+  snprintf(out, cap, "%s.prev", af->tmp_path);
+}
+
+/* 1: the file af replaces is kept as a hard link, 0: there is none, -1: it cannot be kept (a file
+ * system without hard links), so a rollback will leave the new file. */
+static int keep_previous(const bert_atomic_file *af) {
+  char backup[4200];
+  backup_path(af, backup, sizeof backup);
+  if (link(af->final_path, backup) == 0) return 1;
+  return errno == ENOENT ? 0 : -1;
+}
+
+/* Puts back what publish replaced among afs[0..n) (or removes the new files that replaced nothing). */
+static void unpublish(bert_atomic_file *const *afs, size_t n) {
+  char backup[4200];
+  for (size_t i = 0; i < n; i++) {
+    backup_path(afs[i], backup, sizeof backup);
+    if (!afs[i]->had_previous) unlink(afs[i]->final_path);
+    else if (afs[i]->had_previous == 1 && rename(backup, afs[i]->final_path) != 0)
+      fprintf(stderr, "%s: could not be restored; its previous version is %s\n", afs[i]->final_path, backup);
   }
-  if (rename(af->tmp_path, af->final_path) != 0) {
-    int e = errno;
-    unlink(af->tmp_path);
-    return bert_error_set(err, BERT_EIO, "%s: rename failed: %s", af->final_path, strerror(e));
+}
+
+static void drop_backups(bert_atomic_file *const *afs, size_t n) {
+  char backup[4200];
+  for (size_t i = 0; i < n; i++) {
+    backup_path(afs[i], backup, sizeof backup);
+    if (afs[i]->had_previous == 1) unlink(backup);
+    afs[i]->had_previous = 0;
   }
-  fsync_parent(af->final_path);
+}
+
+static int same_folder(const char *a, const char *b) {
+  const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+  size_t na = sa ? (size_t)(sa - a) : 0, nb = sb ? (size_t)(sb - b) : 0;
+  return na == nb && !strncmp(a, b, na);
+}
+
+int bert_atomic_publish(bert_atomic_file *const *afs, size_t n, bert_error *err) {
+  size_t i = 0;
+  int rc = BERT_OK;
+  for (; i < n && !rc; i++) {
+    afs[i]->had_previous = n > 1 ? keep_previous(afs[i]) : 0; /* one file needs no rollback */
+    if (rename(afs[i]->tmp_path, afs[i]->final_path) != 0)
+      rc = bert_error_set(err, BERT_EIO, "%s: rename failed: %s", afs[i]->final_path, strerror(errno));
+  }
+  if (rc) {
+    unpublish(afs, i - 1); /* afs[i-1] failed before its rename */
+    drop_backups(afs, i);
+    for (size_t j = i - 1; j < n; j++) unlink(afs[j]->tmp_path);
+    return rc;
+  }
+  drop_backups(afs, n);
+  for (size_t j = 0; j < n; j++) /* each folder once when the files share one (the usual case) */
+    if (!j || !same_folder(afs[j - 1]->final_path, afs[j]->final_path)) fsync_parent(afs[j]->final_path);
   return BERT_OK;
+}
+
+int bert_atomic_commit(bert_atomic_file *af, bert_error *err) {
+  int rc = bert_atomic_finish(af, err);
+  return rc ? rc : bert_atomic_publish(&af, 1, err);
 }
 
 int bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err) {
   bert_atomic_file af;
   int rc = bert_atomic_open(&af, path, err);
   if (rc) return rc;
-  if (size && fwrite(data, 1, size, af.f) != size) {
-    bert_atomic_abort(&af);
-    return bert_error_set(err, BERT_EIO, "%s: write failed", path);
-  }
+  if (size && fwrite(data, 1, size, af.f) != size) return bert_atomic_write_failed(&af, err);
   return bert_atomic_commit(&af, err);
+}
+
+int bert_partial_path(char *out, size_t cap, const char *final_dir) {
+  char dir[4096], base[4096];
+  snprintf(dir, sizeof dir, "%s", final_dir);
+  snprintf(base, sizeof base, "%s", final_dir);
+  int n = snprintf(out, cap, "%s/.%s.partial-%ld", dirname(dir), basename(base), (long)getpid());
+  return n < 0 || (size_t)n >= cap ? BERT_EINVAL : BERT_OK;
+}
+
+int bert_dir_publish(const char *tmp_dir, const char *final_dir, bert_error *err) {
+  int exists = bert_path_exists(final_dir);
+  int r = exists ? renameat2(AT_FDCWD, tmp_dir, AT_FDCWD, final_dir, RENAME_EXCHANGE) : rename(tmp_dir, final_dir);
+  if (r != 0) return bert_error_set(err, BERT_EIO, "%s: cannot rename into place: %s", final_dir, strerror(errno));
+  if (exists) bert_remove_tree(tmp_dir); /* the previous folder, swapped out */
+  fsync_parent(final_dir);
+  return BERT_OK;
+}
+
+int bert_remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !bert_path_join(path, sizeof path, dir, e->d_name))
+      unlink(path);
+  closedir(d);
+  return rmdir(dir);
 }
 
 int bert_mkdir_p(const char *path, bert_error *err) {

@@ -190,7 +190,7 @@ int pack_write(packer *pk, const char *output_dir, FILE *out, bert_error *err) {
     rc = write_all(pk, &f, ws, &o, err);
     bert_fetch_free(&f);
   }
-  if (!rc) rc = bert_shards_end_file(&o, err);
+  if (!rc) rc = bert_shards_finish(&o, err);
   if (rc) bert_shards_abandon(&o);
   else bert_shards_warn_stale(&o);
   pk->report->files = rc ? 0 : o.written.count;

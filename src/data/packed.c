@@ -81,10 +81,11 @@ static inline int wire_varint(wire *w, uint64_t *v) {
   return 0;
 }
 
-/* Next field: its number, wire type, and for length-delimited ones the payload as a sub-reader. */
+/* Next field: its number, wire type, and for length-delimited ones the payload as a sub-reader.
+ * Field numbers outside [1, 2^29 - 1] are malformed. */
 static int wire_field(wire *w, uint32_t *num, int *type, wire *sub) {
   uint64_t key, v;
-  if (!wire_varint(w, &key)) return 0;
+  if (!wire_varint(w, &key) || key >> 3 == 0 || key >> 3 > 0x1fffffff) return 0;
   *num = (uint32_t)(key >> 3), *type = (int)(key & 7);
   switch (*type) {
     case 0: return wire_varint(w, &v);
@@ -118,6 +119,36 @@ static int wire_int64s(wire f, int64_t *out, int n) {
   return got == n;
 }
 
+/* A feature the fast path does not read is still checked as protobuf-c checks it (each list of
+ * its kind: BytesList = 1, FloatList = 2, Int64List = 3, well formed), so a record is accepted here
+ * only if the general path accepts it. */
+static int wire_list_ok(wire list, uint32_t kind) {
+  uint32_t num;
+  int type;
+  wire sub;
+  while (list.p < list.end) {
+    if (!wire_field(&list, &num, &type, &sub)) return 0;
+    if (num != 1) continue; /* unknown fields are kept */
+    if (kind == 1 && type != 2) return 0;
+    if (kind == 2 && type != 5 && (type != 2 || (sub.end - sub.p) % 4)) return 0;
+    if (kind == 3 && type != 0 && type != 2) return 0;
+    for (uint64_t v; kind == 3 && type == 2 && sub.p < sub.end;)
+      if (!wire_varint(&sub, &v)) return 0;
+  }
+  return 1;
+}
+
+static int wire_feature_ok(wire f) {
+  uint32_t num;
+  int type;
+  wire list;
+  while (f.p < f.end) {
+    if (!wire_field(&f, &num, &type, &list)) return 0;
+    if (num <= 3 && (type != 2 || !wire_list_ok(list, num))) return 0;
+  }
+  return 1;
+}
+
 static int wire_key_is(wire k, const char *name, size_t n) {
   return (size_t)(k.end - k.p) == n && !memcmp(k.p, name, n);
 }
@@ -134,16 +165,19 @@ static int wire_entry(wire e, bert_unpacked *u, int L, int M, unsigned *seen) {
   int type, have_key = 0, have_value = 0;
   while (e.p < e.end) {
     if (!wire_field(&e, &num, &type, &sub)) return 0;
-    if (num == 1 && type == 2) key = sub, have_key = 1;
-    else if (num == 2 && type == 2) value = sub, have_value = 1;
+    /* a wrong wire type, or a repeated key or value (protobuf-c merges values), is the general path's */
+    if (num <= 2 && (type != 2 || (num == 1 ? have_key : have_value))) return 0;
+    if (num == 1) key = sub, have_key = 1;
+    else if (num == 2) value = sub, have_value = 1;
   }
   if (!have_key) return 0;
   for (int i = 0; i < 6; i++)
     if (wire_key_is(key, names[i], name_len[i])) {
       if ((*seen >> i) & 1 || !have_value || !wire_int64s(value, dst[i], len[i])) return 0;
       *seen |= 1u << i;
+      return 1;
     }
-  return 1;
+  return !have_value || wire_feature_ok(value);
 }
 
 static int fast_decode(bert_unpacked *u, int L, int M, const uint8_t *data, size_t size) {
@@ -153,10 +187,11 @@ static int fast_decode(bert_unpacked *u, int L, int M, const uint8_t *data, size
   unsigned seen = 0;
   while (ex.p < ex.end) {
     if (!wire_field(&ex, &num, &type, &features)) return 0;
-    if (num != 1 || type != 2) continue;
+    if (num != 1) continue;
+    if (type != 2) return 0;
     while (features.p < features.end) {
       if (!wire_field(&features, &num, &type, &entry)) return 0;
-      if (num == 1 && type == 2 && !wire_entry(entry, u, L, M, &seen)) return 0;
+      if (num == 1 && (type != 2 || !wire_entry(entry, u, L, M, &seen))) return 0;
     }
   }
   return seen == 0x3f;

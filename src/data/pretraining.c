@@ -378,12 +378,10 @@ static int open_writers(run *r, const bert_strlist *outputs, bert_error *err) {
   return BERT_OK;
 }
 
+/* All output files (and indexes) appear together or not at all. */
 static int close_writers(run *r, int ok, bert_error *err) {
-  int rc = 0;
-  for (size_t i = 0; i < r->n_writers; i++) {
-    if (ok && !rc) rc = bert_tfrecord_writer_close(&r->writers[i], err);
-    else bert_tfrecord_writer_abort(&r->writers[i]);
-  }
+  int rc = ok ? bert_tfrecord_writers_close(r->writers, r->n_writers, err) : BERT_OK;
+  for (size_t i = 0; !ok && i < r->n_writers; i++) bert_tfrecord_writer_abort(&r->writers[i]);
   free(r->writers);
   return rc;
 }

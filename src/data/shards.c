@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -45,13 +44,34 @@ int bert_shards_write(bert_shards *s, const void *payload, size_t n, bert_error 
   return rc;
 }
 
+static int stage(bert_shards *s, bert_error *err) {
+  if (s->n_staged == s->cap_staged) {
+    size_t cap = s->cap_staged ? 2 * s->cap_staged : 8;
+    bert_tfrecord_writer *staged = realloc(s->staged, cap * sizeof *staged);
+    if (!staged) return bert_error_set(err, BERT_ENOMEM, "%s: out of memory", s->path);
+    s->staged = staged, s->cap_staged = cap;
+  }
+  s->staged[s->n_staged++] = s->w;
+  return BERT_OK;
+}
+
 int bert_shards_end_file(bert_shards *s, bert_error *err) {
   if (!s->open) return BERT_OK;
+  int rc = stage(s, err);
+  if (rc) return rc; /* still open: bert_shards_abandon drops it */
   s->open = 0;
-  int rc = bert_tfrecord_writer_close(&s->w, err);
+  rc = bert_tfrecord_writer_finish(&s->staged[s->n_staged - 1], err);
   if (!rc) rc = bert_strlist_push(&s->written, s->path, err);
   if (!rc && s->out) fprintf(s->out, "Wrote %" PRId64 " %s into %s.\n", s->in_file, s->what, s->path), fflush(s->out);
   s->next++;
+  return rc;
+}
+
+int bert_shards_finish(bert_shards *s, bert_error *err) {
+  int rc = bert_shards_end_file(s, err);
+  if (rc) return rc;
+  rc = bert_tfrecord_writers_close(s->staged, s->n_staged, err);
+  s->n_staged = 0; /* published, or dropped by the failed close */
   return rc;
 }
 
@@ -71,15 +91,13 @@ int bert_shards_warn_stale(const bert_shards *s) {
 void bert_shards_abandon(bert_shards *s) {
   if (s->open) bert_tfrecord_writer_abort(&s->w);
   s->open = 0;
-  for (size_t i = 0; i < s->written.count; i++) {
-    char index[4096];
-    unlink(s->written.items[i]);
-    if (!bert_tfrecord_index_path(s->written.items[i], index, sizeof index, NULL)) unlink(index);
-  }
+  for (size_t i = 0; i < s->n_staged; i++) bert_tfrecord_writer_abort(&s->staged[i]);
+  s->n_staged = 0;
 }
 
 void bert_shards_free(bert_shards *s) {
-  if (s->open) bert_tfrecord_writer_abort(&s->w);
-  s->open = 0;
+  bert_shards_abandon(s);
+  free(s->staged);
+  s->staged = NULL;
   bert_strlist_free(&s->written);
 }

@@ -101,6 +101,7 @@ static int run(shuffler *sh, const char *output_dir, bert_error *err) {
   bert_progress_init(&sh->bar, "shuffling", 0, "records", 1, sh->o->progress);
   for (size_t f = 0; f < sh->inputs->count && !rc; f++) rc = add_file(sh, f, err);
   if (!rc) rc = flush(sh, err);
+  if (!rc) rc = bert_shards_finish(&sh->shards, err);
   bert_progress_finish(&sh->bar);
   sh->rep->files = sh->shards.written.count;
   if (rc) bert_shards_abandon(&sh->shards), sh->rep->files = 0;

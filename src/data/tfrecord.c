@@ -47,7 +47,7 @@ int bert_tfrecord_reader_open(bert_tfrecord_reader *r, const char *path, int che
   r->f = fopen(path, "rb");
   if (!r->f) return bert_error_set(err, BERT_EIO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  /* Pipes have no size: bound declared lengths by 1 GiB there instead. */
+  /* Pipes have no size: declared lengths are bounded by BERT_TFRECORD_MAX_PAYLOAD alone there. */
   r->file_size = (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode)) ? (uint64_t)st.st_size : UINT64_MAX;
   r->check_crc = check_crc;
   setvbuf(r->f, NULL, _IOFBF, 1 << 16);
@@ -69,11 +69,15 @@ static int record_error(const bert_tfrecord_reader *r, int code, bert_error *err
 
 static int check_length(bert_tfrecord_reader *r, uint64_t len, bert_error *err) {
   char what[256];
-  uint64_t limit = r->file_size == UINT64_MAX ? (1ull << 30) : r->file_size;
-  uint64_t avail = limit > r->offset + 12 ? limit - r->offset - 12 : 0;
-  if (len + 4 <= avail && len + 4 > len) return BERT_OK;
-  snprintf(what, sizeof what, "truncated record: declares %" PRIu64 " payload bytes but only %" PRIu64
-           " bytes (payload + 4-byte CRC) remain in the file", len, avail);
+  uint64_t avail = r->file_size > r->offset + 12 ? r->file_size - r->offset - 12 : 0;
+  if (len > avail || avail - len < 4) {
+    snprintf(what, sizeof what, "truncated record: declares %" PRIu64 " payload bytes but only %" PRIu64
+             " bytes (payload + 4-byte CRC) remain in the file", len, avail);
+    return record_error(r, BERT_EFORMAT, err, what);
+  }
+  if (len <= BERT_TFRECORD_MAX_PAYLOAD) return BERT_OK;
+  snprintf(what, sizeof what, "declares %" PRIu64 " payload bytes, over the limit of %llu bytes per record", len,
+           (unsigned long long)BERT_TFRECORD_MAX_PAYLOAD);
   return record_error(r, BERT_EFORMAT, err, what);
 }
 
@@ -171,7 +175,7 @@ static int index_push(bert_tfrecord_index *idx, int64_t *cap, uint64_t offset, u
     uint64_t *o = realloc(idx->offsets, (size_t)n * sizeof *o);
     if (o) idx->offsets = o;
     uint64_t *s = o ? realloc(idx->sizes, (size_t)n * sizeof *s) : NULL;
-    if (!s) return bert_error_set(err, BERT_ENOMEM, "cannot grow an index to %" PRId64 " records", n);
+    if (!s) return bert_error_set(err, BERT_ENOMEM, "out of memory growing an index to %" PRId64 " records", n);
     idx->sizes = s;
     *cap = n;
   }
@@ -249,10 +253,8 @@ int bert_tfrecord_index_write(const char *index_path, const bert_tfrecord_index 
   int rc = bert_atomic_open(&af, index_path, err);
   if (rc) return rc;
   for (int64_t i = 0; i < idx->count; i++)
-    if (fprintf(af.f, "%" PRIu64 " %" PRIu64 "\n", idx->offsets[i], idx->sizes[i]) < 0) {
-      bert_atomic_abort(&af);
-      return bert_error_set(err, BERT_EIO, "%s: write failed", index_path);
-    }
+    if (fprintf(af.f, "%" PRIu64 " %" PRIu64 "\n", idx->offsets[i], idx->sizes[i]) < 0)
+      return bert_atomic_write_failed(&af, err);
   return bert_atomic_commit(&af, err);
 }
 
@@ -305,7 +307,7 @@ int bert_tfrecord_write_framed(bert_tfrecord_writer *w, const void *framed, size
     return bert_error_set(err, BERT_EIO, "%s: write failed at byte offset %" PRIu64 ": %s", w->data.final_path,
                           w->offset, strerror(errno));
   if (w->with_index && fprintf(w->index.f, "%" PRIu64 " %zu\n", w->offset, n) < 0)
-    return bert_error_set(err, BERT_EIO, "%s: write failed", w->index.final_path);
+    return bert_error_set(err, BERT_EIO, "%s: write failed: %s", w->index.final_path, strerror(errno));
   w->offset += n;
   w->count++;
   return BERT_OK;
@@ -318,15 +320,43 @@ int bert_tfrecord_write(bert_tfrecord_writer *w, const void *payload, size_t n, 
   return bert_tfrecord_write_framed(w, w->buf, framed, err);
 }
 
-int bert_tfrecord_writer_close(bert_tfrecord_writer *w, bert_error *err) {
+int bert_tfrecord_writer_finish(bert_tfrecord_writer *w, bert_error *err) {
   free(w->buf);
   w->buf = NULL;
-  int rc = bert_atomic_commit(&w->data, err);
+  int rc = bert_atomic_finish(&w->data, err);
   if (rc) {
     if (w->with_index) bert_atomic_abort(&w->index);
     return rc;
   }
-  return w->with_index ? bert_atomic_commit(&w->index, err) : BERT_OK;
+  if (w->with_index && (rc = bert_atomic_finish(&w->index, err))) bert_atomic_abort(&w->data);
+  return rc;
+}
+
+static size_t writer_files(bert_tfrecord_writer *w, bert_atomic_file **out) {
+  out[0] = &w->data;
+  if (w->with_index) out[1] = &w->index;
+  return w->with_index ? 2 : 1;
+}
+
+int bert_tfrecord_writers_close(bert_tfrecord_writer *ws, size_t n, bert_error *err) {
+  int rc = BERT_OK;
+  for (size_t i = 0; i < n && !rc; i++)
+    if (ws[i].data.f) rc = bert_tfrecord_writer_finish(&ws[i], err);
+  bert_atomic_file *few[16] = {0}, **files = rc || 2 * n <= 16 ? few : malloc(2 * n * sizeof *files);
+  if (!rc && !files) rc = bert_error_set(err, BERT_ENOMEM, "%s: out of memory", ws[0].data.final_path);
+  if (rc) {
+    for (size_t i = 0; i < n; i++) bert_tfrecord_writer_abort(&ws[i]);
+    return rc;
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) m += writer_files(&ws[i], files + m);
+  rc = bert_atomic_publish(files, m, err);
+  if (files != few) free(files);
+  return rc;
+}
+
+int bert_tfrecord_writer_close(bert_tfrecord_writer *w, bert_error *err) {
+  return bert_tfrecord_writers_close(w, 1, err);
 }
 
 void bert_tfrecord_writer_abort(bert_tfrecord_writer *w) {

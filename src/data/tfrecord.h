@@ -16,6 +16,10 @@
 
 /* Framing bytes around each payload: 8 length + 4 length CRC + 4 payload CRC. */
 #define BERT_TFRECORD_OVERHEAD 16
+/* The largest payload a reader accepts (and allocates): a corrupt length is refused before any
+ * allocation; a declared length must also fit in what remains of the file. Pretraining records
+ * are a few KB; TensorFlow's own protobuf limit is 2 GB. */
+#define BERT_TFRECORD_MAX_PAYLOAD ((uint64_t)1 << 30)
 
 /* Frames a payload into out (n + BERT_TFRECORD_OVERHEAD bytes); returns the framed size. */
 size_t bert_tfrecord_frame(const void *payload, size_t n, uint8_t *out);
@@ -26,7 +30,7 @@ size_t bert_tfrecord_frame_in_place(uint8_t *out, size_t n);
 typedef struct bert_tfrecord_reader {
   FILE *f;
   char path[4096];
-  uint64_t file_size; /* bounds declared lengths so a corrupt length cannot ask for terabytes */
+  uint64_t file_size; /* bounds declared lengths (UINT64_MAX for a pipe) */
   uint64_t offset;    /* byte offset of the next record */
   int64_t record;     /* number of the next record (0-based) */
   int check_crc;
@@ -80,8 +84,14 @@ int bert_tfrecord_writer_open(bert_tfrecord_writer *w, const char *path, int wit
 int bert_tfrecord_write(bert_tfrecord_writer *w, const void *payload, size_t n, bert_error *err);
 /* Writes a record already framed by bert_tfrecord_frame (n includes the 16 framing bytes). */
 int bert_tfrecord_write_framed(bert_tfrecord_writer *w, const void *framed, size_t n, bert_error *err);
-/* Commits the data file, then its index. */
+/* Commits the data file and its index together (bert_atomic_publish: both or neither). */
 int bert_tfrecord_writer_close(bert_tfrecord_writer *w, bert_error *err);
+/* Flushes and fsyncs a writer's temporary files (removed on failure), which stay out of sight
+ * until bert_tfrecord_writers_close; frees the writer's file handles meanwhile. */
+int bert_tfrecord_writer_finish(bert_tfrecord_writer *w, bert_error *err);
+/* Closes n writers (finished or not) together: every file and index appears, or none does and
+ * the files they would have replaced are left as they were. */
+int bert_tfrecord_writers_close(bert_tfrecord_writer *ws, size_t n, bert_error *err);
 /* Drops everything written (temporary files removed). */
 void bert_tfrecord_writer_abort(bert_tfrecord_writer *w);
 

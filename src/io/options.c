@@ -132,9 +132,10 @@ static int dict_from_node(bert_yaml *y, yaml_node_t *node, const char *where, co
                           bert_error *err) {
   bert_yaml_map m;
   bert_error sub;
-  if (!node || node->type != YAML_MAPPING_NODE || bert_yaml_mapping(y, node, &m, &sub))
-    return dict_error(where, text, err);
-  int rc = 0;
+  if (!node || node->type != YAML_MAPPING_NODE) return dict_error(where, text, err);
+  int rc = bert_yaml_mapping(y, node, &m, &sub);
+  if (rc == BERT_ENOMEM) return bert_error_set(err, rc, "%s: %s", where, sub.message); /* not the value's fault */
+  if (rc) return dict_error(where, text, err);
   out->count = 0;
   for (size_t i = 0; i < m.count && !rc; i++) {
     int key;
@@ -156,7 +157,8 @@ static int dict_from_text(const char *text, const char *where, bert_run_dict *ou
   bert_yaml y;
   bert_error sub;
   int rc = bert_yaml_load_string(&y, text, where, &sub);
-  rc = rc ? dict_error(where, text, err) : dict_from_node(&y, bert_yaml_root(&y), where, text, out, err);
+  if (rc == BERT_ENOMEM) rc = bert_error_set(err, rc, "%s", sub.message);
+  else rc = rc ? dict_error(where, text, err) : dict_from_node(&y, bert_yaml_root(&y), where, text, out, err);
   bert_yaml_free(&y);
   return rc;
 }

@@ -449,7 +449,7 @@ static void build_header(strbuf *b, const sort_item *items, int count, const cha
     offset += nbytes;
   }
   sb_put(b, "}", 1);
-  while (b->n % 8) sb_put(b, " ", 1); /* data starts 8-byte aligned, as HuggingFace's writer does */
+  while (b->n % 8 && !b->oom) sb_put(b, " ", 1); /* data starts 8-byte aligned, as HuggingFace's writer does */
 }
 
 static int write_file(const char *path, const strbuf *header, const sort_item *items, int count, bert_error *err) {
@@ -463,11 +463,7 @@ static int write_file(const char *path, const strbuf *header, const sort_item *i
     size_t nbytes = (size_t)entry_numel(items[i].e) * bert_st_dtype_size(items[i].e->dtype);
     ok = fwrite(items[i].e->data, 1, nbytes, af.f) == nbytes;
   }
-  if (!ok) {
-    bert_atomic_abort(&af);
-    return bert_error_set(err, BERT_EIO, "%s: write failed", path);
-  }
-  return bert_atomic_commit(&af, err);
+  return ok ? bert_atomic_commit(&af, err) : bert_atomic_write_failed(&af, err);
 }
 
 int bert_safetensors_write(const char *path, const bert_st_entry *entries, int count, const char *const *metadata,

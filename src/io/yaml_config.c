@@ -15,15 +15,16 @@ static int parser_error(yaml_parser_t *p, const char *source, bert_error *err) {
                         p->context ? " " : "", p->context ? p->context : "");
 }
 
-/* Runs the libyaml loader on a parser whose input is set; fills y. */
+/* Runs the libyaml loader on a parser whose input is set; fills y. On failure y is freed, so a
+ * caller has nothing to free (an empty document is a loaded one: it held the document). */
 static int load(bert_yaml *y, yaml_parser_t *p, const char *source, bert_error *err) {
-  y->source = strdup(source);
-  if (!y->source) return bert_error_set(err, BERT_ENOMEM, "%s: out of memory", source);
-  if (!yaml_parser_load(p, &y->doc)) return parser_error(p, source, err);
-  y->loaded = 1;
-  if (!yaml_document_get_root_node(&y->doc))
-    return bert_error_set(err, BERT_EFORMAT, "%s: empty YAML document", source);
-  return 0;
+  int rc = BERT_OK;
+  if (!(y->source = strdup(source))) rc = bert_error_set(err, BERT_ENOMEM, "%s: out of memory", source);
+  else if (!yaml_parser_load(p, &y->doc)) rc = parser_error(p, source, err);
+  else if ((y->loaded = 1) && !yaml_document_get_root_node(&y->doc))
+    rc = bert_error_set(err, BERT_EFORMAT, "%s: empty YAML document", source);
+  if (rc) bert_yaml_free(y);
+  return rc;
 }
 
 int bert_yaml_load_file(bert_yaml *y, const char *path, bert_error *err) {
@@ -125,18 +126,44 @@ static int is_merge_key(const yaml_node_t *key) {
   return bert_yaml_is_plain(key) && !strcmp(bert_yaml_scalar(key), "<<");
 }
 
-static int flatten(bert_yaml *y, yaml_node_t *node, bert_yaml_map *out, int override, int depth, bert_error *err);
+/* The mappings already merged into one result. Merging one again adds nothing (merged keys never
+ * replace), and skipping it keeps aliases that repeat a mapping at every level ("<<: [*a, *a]"
+ * nested n deep: 2^n merges) linear in the document. */
+typedef struct node_set {
+  yaml_node_t **items;
+  size_t count, cap;
+} node_set;
+
+static int node_set_has(const node_set *s, const yaml_node_t *node) {
+  for (size_t i = 0; i < s->count; i++)
+    if (s->items[i] == node) return 1;
+  return 0;
+}
+
+static int node_set_add(node_set *s, yaml_node_t *node, bert_error *err) {
+  if (s->count == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 16;
+    yaml_node_t **items = realloc(s->items, cap * sizeof *items);
+    if (!items) return bert_error_set(err, BERT_ENOMEM, "out of memory reading YAML");
+    s->items = items, s->cap = cap;
+  }
+  s->items[s->count++] = node;
+  return 0;
+}
+
+static int flatten(bert_yaml *y, yaml_node_t *node, bert_yaml_map *out, node_set *done, int override, int depth,
+                   bert_error *err);
 
 /* The value of a `<<` key: a mapping, or a sequence of mappings (earlier ones win). */
-static int merge(bert_yaml *y, yaml_node_t *value, bert_yaml_map *out, int depth, bert_error *err) {
-  if (value->type == YAML_MAPPING_NODE) return flatten(y, value, out, 0, depth + 1, err);
+static int merge(bert_yaml *y, yaml_node_t *value, bert_yaml_map *out, node_set *done, int depth, bert_error *err) {
+  if (value->type == YAML_MAPPING_NODE) return flatten(y, value, out, done, 0, depth + 1, err);
   if (value->type == YAML_SEQUENCE_NODE) {
     for (size_t i = 0; i < bert_yaml_length(value); i++) {
       yaml_node_t *item = bert_yaml_item(y, value, i);
       if (!item || item->type != YAML_MAPPING_NODE)
         return bert_error_set(err, BERT_EFORMAT, "%s:%d: `<<` merges mappings only", y->source,
                               bert_yaml_line(item ? item : value));
-      int rc = flatten(y, item, out, 0, depth + 1, err);
+      int rc = flatten(y, item, out, done, 0, depth + 1, err);
       if (rc) return rc;
     }
     return 0;
@@ -145,7 +172,9 @@ static int merge(bert_yaml *y, yaml_node_t *value, bert_yaml_map *out, int depth
                         y->source, bert_yaml_line(value));
 }
 
-static int flatten(bert_yaml *y, yaml_node_t *node, bert_yaml_map *out, int override, int depth, bert_error *err) {
+static int flatten(bert_yaml *y, yaml_node_t *node, bert_yaml_map *out, node_set *done, int override, int depth,
+                   bert_error *err) {
+  if (node_set_has(done, node)) return 0;
   if (depth > YAML_MAX_MERGE_DEPTH)
     return bert_error_set(err, BERT_EFORMAT, "%s:%d: merge keys nested too deeply (recursive alias?)", y->source,
                           bert_yaml_line(node));
@@ -163,10 +192,11 @@ static int flatten(bert_yaml *y, yaml_node_t *node, bert_yaml_map *out, int over
   for (yaml_node_pair_t *p = start; p < top; p++) {
     yaml_node_t *k = yaml_document_get_node(&y->doc, p->key), *v = yaml_document_get_node(&y->doc, p->value);
     if (!is_merge_key(k)) continue;
-    int rc = merge(y, v, out, depth, err);
+    int rc = merge(y, v, out, done, depth, err);
     if (rc) return rc;
   }
-  return 0;
+  /* marked once complete: a mapping that merges itself is still found by the depth limit */
+  return node_set_add(done, node, err);
 }
 
 int bert_yaml_mapping(bert_yaml *y, yaml_node_t *mapping, bert_yaml_map *out, bert_error *err) {
@@ -174,7 +204,9 @@ int bert_yaml_mapping(bert_yaml *y, yaml_node_t *mapping, bert_yaml_map *out, be
   if (!mapping || mapping->type != YAML_MAPPING_NODE)
     return bert_error_set(err, BERT_EFORMAT, "%s:%d: expected a mapping (key: value lines)", y->source,
                           bert_yaml_line(mapping));
-  int rc = flatten(y, mapping, out, 1, 0, err);
+  node_set done = {0};
+  int rc = flatten(y, mapping, out, &done, 1, 0, err);
+  free(done.items);
   if (rc) bert_yaml_map_free(out);
   return rc;
 }

@@ -28,7 +28,8 @@ typedef struct bert_yaml_map {
   bert_yaml_pair *items; /* own keys in file order, then merged keys */
 } bert_yaml_map;
 
-/* Loads the first document of a file / of a string. An empty document is an error. */
+/* Loads the first document of a file / of a string. An empty document is an error. On failure
+ * nothing is left to free (bert_yaml_free is still harmless). */
 int bert_yaml_load_file(bert_yaml *y, const char *path, bert_error *err);
 int bert_yaml_load_string(bert_yaml *y, const char *text, const char *source, bert_error *err);
 void bert_yaml_free(bert_yaml *y);

@@ -383,11 +383,22 @@ int bert_checkpoint_save(const bert_model *m, const char *dir, const char *vocab
   if (m->fp32_released)
     return bert_error_set(err, BERT_EINVAL, "checkpoint %s: the model's fp32 weights were released for inference", dir);
   int rc = bert_mkdir_p(dir, err);
-  /* each file is replaced atomically (the folder as a whole is not) */
+  /* each file is replaced atomically (the folder as a whole: bert_checkpoint_save_whole) */
   if (!rc && !(rc = join(path, dir, "model.safetensors", err))) rc = save_weights(m, path, err);
   if (!rc && !(rc = join(path, dir, "config.json", err))) rc = bert_config_save(&m->config, path, err);
   if (!rc && vocab_path && !(rc = join(path, dir, "vocab.txt", err))) rc = copy_file(vocab_path, path, err);
   if (!rc && do_lower_case >= 0 && !(rc = join(path, dir, "tokenizer_config.json", err)))
     rc = save_tokenizer_config(path, do_lower_case, err);
+  return rc;
+}
+
+int bert_checkpoint_save_whole(const bert_model *m, const char *dir, const char *vocab_path, int do_lower_case,
+                               bert_error *err) {
+  char tmp[4096];
+  if (bert_partial_path(tmp, sizeof tmp, dir)) return bert_error_set(err, BERT_EINVAL, "%s: path too long", dir);
+  bert_remove_tree(tmp); /* leftovers of a crashed attempt of this process id */
+  int rc = bert_checkpoint_save(m, tmp, vocab_path, do_lower_case, err);
+  if (!rc) rc = bert_dir_publish(tmp, dir, err);
+  if (rc) bert_remove_tree(tmp);
   return rc;
 }

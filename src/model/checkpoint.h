@@ -42,5 +42,9 @@ void bert_load_report_log(const bert_load_report *report);
  * NULL) is copied to dir/vocab.txt, and when do_lower_case >= 0 a tokenizer_config.json with it. */
 int bert_checkpoint_save(const bert_model *m, const char *dir, const char *vocab_path, int do_lower_case,
                          bert_error *err);
+/* The same, the folder as a whole: written beside dir and put in place at once, replacing a
+ * previous dir only when complete (bert_dir_publish). */
+int bert_checkpoint_save_whole(const bert_model *m, const char *dir, const char *vocab_path, int do_lower_case,
+                               bert_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,30 @@ void bert_config_defaults(bert_config *cfg) {
   cfg->num_labels = 2;
 }
 
+/* The sizes a config may give (bounded before anything is allocated from them). */
+static int check_extent(const bert_config *c, bert_error *err) {
+  double H = c->hidden_size, I = c->intermediate_size, L = c->num_hidden_layers;
+  if (c->num_hidden_layers > BERT_CONFIG_MAX_LAYERS)
+    return bert_error_set(err, BERT_EINVAL, "config: num_hidden_layers %d exceeds the limit of %d", c->num_hidden_layers,
+                          BERT_CONFIG_MAX_LAYERS);
+  struct { const char *name; double elements; } tensors[] = {
+      {"vocab_size x hidden_size", c->vocab_size * H},
+      {"max_position_embeddings x hidden_size", c->max_position_embeddings * H},
+      {"type_vocab_size x hidden_size", c->type_vocab_size * H}, {"intermediate_size x hidden_size", I * H},
+      {"hidden_size x hidden_size", H * H}, {"num_labels x hidden_size", c->num_labels * H}};
+  for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
+    if (tensors[i].elements > BERT_CONFIG_MAX_TENSOR)
+      return bert_error_set(err, BERT_EINVAL, "config: a tensor of %s = %.0f elements exceeds the limit of %.0f",
+                            tensors[i].name, tensors[i].elements, (double)BERT_CONFIG_MAX_TENSOR);
+  /* embeddings and every head, then per layer: fused QKV, output, FFN, biases and LayerNorms */
+  double rows = (double)c->vocab_size + c->max_position_embeddings + c->type_vocab_size + c->num_labels + 8;
+  double total = rows * H + H * H + c->vocab_size + L * (4 * H * H + 2 * I * H + I + 9 * H);
+  if (total > BERT_CONFIG_MAX_PARAMS)
+    return bert_error_set(err, BERT_EINVAL, "config: the model would hold %.0f parameters, over the limit of %.0f",
+                          total, (double)BERT_CONFIG_MAX_PARAMS);
+  return BERT_OK;
+}
+
 int bert_config_validate(const bert_config *c, bert_error *err) {
   struct { const char *name; int value; } sizes[] = {
       {"vocab_size", c->vocab_size}, {"hidden_size", c->hidden_size},
@@ -33,6 +58,8 @@ int bert_config_validate(const bert_config *c, bert_error *err) {
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     if (sizes[i].value <= 0)
       return bert_error_set(err, BERT_EINVAL, "config: %s must be positive, got %d", sizes[i].name, sizes[i].value);
+  int rc = check_extent(c, err);
+  if (rc) return rc;
   if (c->hidden_size % c->num_attention_heads)
     return bert_error_set(err, BERT_EINVAL, "config: hidden_size %d is not a multiple of num_attention_heads %d",
                           c->hidden_size, c->num_attention_heads);
@@ -58,7 +85,9 @@ static int read_int(const cJSON *root, const char *key, int *out, const char *so
 static int read_float(const cJSON *root, const char *key, float *out, const char *source, bert_error *err) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
   if (!item || cJSON_IsNull(item)) return BERT_OK;
-  if (!cJSON_IsNumber(item)) return bert_error_set(err, BERT_EFORMAT, "%s: \"%s\" must be a number", source, key);
+  /* beyond FLT_MAX the conversion is undefined (and would write back as "inf", not JSON) */
+  if (!cJSON_IsNumber(item) || !(fabs(item->valuedouble) <= FLT_MAX))
+    return bert_error_set(err, BERT_EFORMAT, "%s: \"%s\" must be a number of float range", source, key);
   *out = (float)item->valuedouble;
   return BERT_OK;
 }
@@ -199,7 +228,7 @@ char *bert_config_to_json(const bert_config *cfg) {
 
 int bert_config_save(const bert_config *cfg, const char *path, bert_error *err) {
   char *text = bert_config_to_json(cfg);
-  if (!text) return bert_error_set(err, BERT_ENOMEM, "%s: cannot serialise config", path);
+  if (!text) return bert_error_set(err, BERT_ENOMEM, "%s: out of memory serialising the config", path);
   size_t len = strlen(text);
   text[len] = '\n';
   int rc = bert_file_write_atomic(path, text, len + 1, err);

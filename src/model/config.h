@@ -29,7 +29,14 @@ typedef struct bert_config {
 
 /* HuggingFace BertConfig defaults (bert-base sizes, LayerNorm eps 1e-12). */
 void bert_config_defaults(bert_config *cfg);
-/* Checks sizes (positive, hidden divisible by heads, probabilities in [0, 1)). */
+/* What a config may ask bertc to allocate (docs/reliability.md): parameters of the model with
+ * every head, the elements of one tensor (kernels index them with int), encoder layers. */
+#define BERT_CONFIG_MAX_PARAMS (1ll << 32)
+#define BERT_CONFIG_MAX_TENSOR 2147483647ll
+#define BERT_CONFIG_MAX_LAYERS 1024
+
+/* Checks sizes (positive, within the limits above, hidden divisible by heads, probabilities in
+ * [0, 1)). */
 int bert_config_validate(const bert_config *cfg, bert_error *err);
 int bert_config_parse(bert_config *cfg, const char *json_text, const char *source, bert_error *err);
 int bert_config_load(bert_config *cfg, const char *path, bert_error *err);

@@ -104,8 +104,22 @@ static int walk_data(json_walk *w, const cJSON *v) {
   return store_element(w->c, w->name, v, w->dtype, w->dst, w->count++);
 }
 
+/* Leaf elements of nested arrays, counted up to just past `limit`. */
+static int64_t count_elements(const cJSON *v, int64_t limit) {
+  if (!cJSON_IsArray(v)) return 1;
+  int64_t n = 0;
+  for (const cJSON *x = v->child; x && n <= limit; x = x->next) n += count_elements(x, limit - n);
+  return n;
+}
+
 static int decode_json_data(parse_ctx *c, const cJSON *data, bert_serve_tensor *t, int64_t n) {
   if (t->dtype == BERT_SERVE_BF16) return bad(c->err, "input '%s': BF16 data must be sent as binary data", t->name);
+  /* The data must hold the shape's elements before memory is taken for them: a 20-byte shape may
+   * ask for 2^31, the JSON holds what it holds. */
+  int64_t have = count_elements(data, n);
+  if (have > n) return bad(c->err, "input '%s': data has more elements than its shape's %lld", t->name, (long long)n);
+  if (have < n)
+    return bad(c->err, "input '%s': data has %lld elements, its shape %lld", t->name, (long long)have, (long long)n);
   json_walk w = {c, t->name, t->dtype, NULL, {0}, 0, n};
   if (t->dtype != BERT_SERVE_BYTES) {
     size_t bytes = (size_t)n * bert_serve_dtype_size(t->dtype);
@@ -185,7 +199,7 @@ int bert_serve_request_add_input(bert_serve_request *r, const char *name, const 
     if (shape[i] < 0 || shape[i] > REQUEST_MAX_ELEMENTS)
       return bad(err, "input '%s': shape[%d] is not an integer in [0, %lld]", name, i, (long long)REQUEST_MAX_ELEMENTS);
   snprintf(t->name, sizeof t->name, "%s", io->name);
-  memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+  if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape); /* a gRPC scalar's shape is NULL */
   t->ndim = ndim;
   int batch = 0, rc = check_shape(cfg, io, t, &batch, err);
   if (rc) return rc;

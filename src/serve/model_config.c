@@ -3,6 +3,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +365,12 @@ char *bert_serve_model_config_json(const bert_serve_model_config *cfg) {
 
 /* ---- back from JSON (clients) ---- */
 
+/* A JSON number, or a string holding one (protobuf's JSON mapping writes int64 as strings; Triton
+ * numbers); NaN for anything else. */
+static double json_number(const cJSON *v) {
+  return cJSON_IsString(v) ? strtod(v->valuestring, NULL) : cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
 static int io_from_json(const cJSON *o, bert_serve_io *io, bert_error *err) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name"), *dt = cJSON_GetObjectItemCaseSensitive(o, "data_type");
   const cJSON *dims = cJSON_GetObjectItemCaseSensitive(o, "dims");
@@ -371,9 +379,9 @@ static int io_from_json(const cJSON *o, bert_serve_io *io, bert_error *err) {
     return bert_error_set(err, BERT_EFORMAT, "model config: a tensor lacks a valid name, data_type or dims");
   snprintf(io->name, sizeof io->name, "%s", name->valuestring);
   for (const cJSON *d = dims->child; d; d = d->next) {
-    /* protobuf's JSON mapping writes int64 as strings; Triton as numbers: take both */
-    double v = cJSON_IsString(d) ? atof(d->valuestring) : cJSON_IsNumber(d) ? d->valuedouble : 0;
-    if (v == 0 || v < -1) return bert_error_set(err, BERT_EFORMAT, "model config: %s has a bad dimension", io->name);
+    double v = json_number(d); /* checked before the conversion, which is undefined out of range */
+    if (v != -1 && !(v >= 1 && v <= 9.0e15 && v == floor(v)))
+      return bert_error_set(err, BERT_EFORMAT, "model config: %s has a bad dimension", io->name);
     io->dims[io->ndim++] = (int64_t)v;
   }
   return BERT_OK;
@@ -403,8 +411,12 @@ int bert_serve_model_config_from_json(bert_serve_model_config *cfg, const char *
   if (cJSON_IsString(name)) snprintf(cfg->name, sizeof cfg->name, "%s", name->valuestring);
   if (cJSON_IsString(backend)) snprintf(cfg->backend, sizeof cfg->backend, "%s", backend->valuestring);
   if (cJSON_IsString(platform)) snprintf(cfg->platform, sizeof cfg->platform, "%s", platform->valuestring);
-  cfg->max_batch_size = cJSON_IsNumber(mb) ? (int)mb->valuedouble : cJSON_IsString(mb) ? atoi(mb->valuestring) : 0;
-  int rc = ios_from_json(cJSON_GetObjectItemCaseSensitive(root, "input"), &cfg->inputs, &cfg->n_inputs, err);
+  double batch = mb ? json_number(mb) : 0;
+  int rc = batch >= 0 && batch <= INT_MAX && batch == floor(batch)
+               ? BERT_OK
+               : bert_error_set(err, BERT_EFORMAT, "model config: max_batch_size is not a non-negative integer");
+  cfg->max_batch_size = rc ? 0 : (int)batch;
+  if (!rc) rc = ios_from_json(cJSON_GetObjectItemCaseSensitive(root, "input"), &cfg->inputs, &cfg->n_inputs, err);
   if (!rc) rc = ios_from_json(cJSON_GetObjectItemCaseSensitive(root, "output"), &cfg->outputs, &cfg->n_outputs, err);
   cJSON_Delete(root);
   cfg->instance_count = 1;

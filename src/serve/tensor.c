@@ -92,7 +92,7 @@ int bert_serve_tensor_set_bytes(bert_serve_tensor *t, const char *name, int ndim
   for (int64_t i = 0; i < n; i++) {
     uint32_t len = lens[i];
     p[0] = (unsigned char)len, p[1] = (unsigned char)(len >> 8), p[2] = (unsigned char)(len >> 16), p[3] = (unsigned char)(len >> 24);
-    memcpy(p + 4, elems[i], len);
+    if (len) memcpy(p + 4, elems[i], len); /* an empty element may have no storage (protobuf-c) */
     p += 4 + len;
   }
   return BERT_OK;

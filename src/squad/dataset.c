@@ -1,5 +1,6 @@
 #include "squad/dataset.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,11 @@ static int read_answers(reader *r, const cJSON *qa, bert_squad_example *ex, cons
     bert_squad_answer *ans = &ex->answers[ex->answer_count++];
     memset(ans, 0, sizeof *ans);
     if (!(ans->text = pool_copy(r->ds->strings, text->valuestring, strlen(text->valuestring)))) return oom(r);
-    ans->char_start = (int64_t)start->valuedouble;
+    double v = start->valuedouble; /* a code-point offset: beyond 2^53 not even an exact integer */
+    if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0) || v != floor(v))
+      return bert_error_set(r->err, BERT_EFORMAT, "%s: %s: \"answer_start\" is not an integer offset", r->file,
+                            r->where);
+    ans->char_start = (int64_t)v;
     locate_answer(r, ans, c);
   }
   r->where[base] = '\0';

@@ -233,7 +233,7 @@ static int save_model(squad_run *s, bert_error *err) {
     char dir[4096];
     bert_path_join(dir, sizeof dir, s->rc->output_dir, "model");
     bert_log("Saving the fine-tuned model to %s", dir);
-    r = bert_checkpoint_save(&s->model, dir, s->vocab_path, s->lower_case, err);
+    r = bert_checkpoint_save_whole(&s->model, dir, s->vocab_path, s->lower_case, err);
   }
   return bert_dist_agree(s->dist, r, err);
 }

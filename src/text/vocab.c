@@ -34,14 +34,17 @@ int bert_vocab_load(bert_vocab *vocab, const char *path, bert_error *err) {
   size_t size;
   int rc = bert_file_read(path, &vocab->text, &size, err);
   if (rc) return rc;
-  int lines = 0;
+  size_t lines = 0;
   for (size_t i = 0; i < size; i++) lines += vocab->text[i] == '\n';
   if (size && vocab->text[size - 1] != '\n') lines++;
-  if (lines == 0) {
+  if (lines == 0 || lines > BERT_VOCAB_MAX_TOKENS) {
     bert_vocab_free(vocab);
+    if (lines)
+      return bert_error_set(err, BERT_EFORMAT, "%s: %zu lines, over the limit of %d tokens", path, lines,
+                            BERT_VOCAB_MAX_TOKENS);
     return bert_error_set(err, BERT_EFORMAT, "%s: empty vocabulary", path);
   }
-  vocab->tokens = malloc((size_t)lines * sizeof *vocab->tokens);
+  vocab->tokens = malloc(lines * sizeof *vocab->tokens);
   if (!vocab->tokens) {
     bert_vocab_free(vocab);
     return bert_error_set(err, BERT_ENOMEM, "%s: out of memory", path);

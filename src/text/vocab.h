@@ -16,6 +16,9 @@ typedef struct bert_vocab {
   size_t slot_count;   /* power of two */
 } bert_vocab;
 
+/* The most tokens a vocabulary may have (ids are int; real vocabularies have 30k to 250k). */
+#define BERT_VOCAB_MAX_TOKENS (1 << 24)
+
 /* Loads vocab.txt: '\n' or "\r\n" line ends; a final line without '\n' counts; empty lines are
  * tokens too (as in Google's and HuggingFace's loaders, which keep ids aligned with lines). */
 int bert_vocab_load(bert_vocab *vocab, const char *path, bert_error *err);

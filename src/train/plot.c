@@ -27,7 +27,7 @@ static int grow(bert_metrics_log *log, bert_error *err) {
   size_t cap = log->cap ? log->cap * 2 : 256;
   for (int c = 0; c < BERT_METRIC_COUNT; c++) {
     double *p = realloc(log->col[c], cap * sizeof *p);
-    if (!p) return bert_error_set(err, BERT_ENOMEM, "metrics: cannot hold %zu lines", cap);
+    if (!p) return bert_error_set(err, BERT_ENOMEM, "metrics: out of memory holding %zu lines", cap);
     log->col[c] = p;
   }
   log->cap = cap;

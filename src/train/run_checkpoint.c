@@ -2,12 +2,10 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/file.h"
 #include "model/checkpoint.h"
@@ -33,36 +31,22 @@ static int write_state(const char *dir, const bert_train_state *s, bert_error *e
   return rc;
 }
 
-static int remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  struct dirent *e;
-  char path[4096];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !bert_path_join(path, sizeof path, dir, e->d_name))
-      unlink(path);
-  closedir(d);
-  return rmdir(dir);
-}
-
 int bert_run_checkpoint_save(const char *out_dir, const bert_model *m, const bert_optimizer *opt,
                              const bert_train_state *state, const bert_checkpoint_files *files, bert_error *err) {
-  char name[64], tmp_name[96], final_dir[4096], tmp_dir[4096], path[4096];
+  char name[64], final_dir[4096], tmp_dir[4096], path[4096];
   snprintf(name, sizeof name, "step_%lld", (long long)state->step);
-  snprintf(tmp_name, sizeof tmp_name, ".%s.partial-%ld", name, (long)getpid());
   int rc = bert_mkdir_p(out_dir, err);
   if (!rc) rc = bert_path_join(final_dir, sizeof final_dir, out_dir, name);
-  if (!rc) rc = bert_path_join(tmp_dir, sizeof tmp_dir, out_dir, tmp_name);
+  if (!rc) rc = bert_partial_path(tmp_dir, sizeof tmp_dir, final_dir);
   if (rc) return rc == BERT_EINVAL ? bert_error_set(err, rc, "%s: path too long", out_dir) : rc;
   if (bert_path_exists(final_dir)) return bert_error_set(err, BERT_EIO, "%s already exists", final_dir);
-  remove_tree(tmp_dir); /* leftovers of a crashed attempt of this process id */
+  bert_remove_tree(tmp_dir); /* leftovers of a crashed attempt of this process id */
   rc = bert_checkpoint_save(m, tmp_dir, files->vocab_path, files->do_lower_case, err);
   if (!rc) rc = bert_path_join(path, sizeof path, tmp_dir, "optimizer.safetensors");
   if (!rc) rc = bert_optimizer_save(opt, path, err);
   if (!rc) rc = write_state(tmp_dir, state, err);
-  if (!rc && rename(tmp_dir, final_dir) != 0)
-    rc = bert_error_set(err, BERT_EIO, "%s: cannot rename into place: %s", final_dir, strerror(errno));
-  if (rc) remove_tree(tmp_dir);
+  if (!rc) rc = bert_dir_publish(tmp_dir, final_dir, err);
+  if (rc) bert_remove_tree(tmp_dir);
   return rc;
 }
 

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ typedef struct trainer {
   int lower_case;
   char vocab[4096]; /* --vocab, found beside the executable when not in the working directory */
   FILE *metrics;
+  char metrics_path[4096];
   bert_strbuf line;
 } trainer;
 
@@ -181,13 +183,14 @@ static int prepare_output(trainer *t, bert_error *err) {
                         "Found previously saved checkpoint(s) at checkpoint-dir %s. Overwriting checkpoints is not "
                         "supported. Please specify a different checkpoint-dir to save checkpoints from this run.",
                         out);
-  char path[4096] = "";
+  char *path = t->metrics_path;
+  size_t cap = sizeof t->metrics_path;
   if (!rc && leader(t)) {
-    if (t->rc->metrics_file && t->rc->metrics_file[0]) snprintf(path, sizeof path, "%s", t->rc->metrics_file);
-    else if (out && out[0] && !(rc = bert_mkdir_p(out, err))) bert_path_join(path, sizeof path, out, "metrics.jsonl");
+    if (t->rc->metrics_file && t->rc->metrics_file[0]) snprintf(path, cap, "%s", t->rc->metrics_file);
+    else if (out && out[0] && !(rc = bert_mkdir_p(out, err))) bert_path_join(path, cap, out, "metrics.jsonl");
   }
   if (!rc && path[0] && !(t->metrics = fopen(path, t->start_step ? "a" : "w"))) /* a resumed run continues the file */
-    rc = bert_error_set(err, BERT_EIO, "%s: cannot open the metrics file", path);
+    rc = bert_error_set(err, BERT_EIO, "%s: cannot open the metrics file: %s", path, strerror(errno));
   return bert_dist_agree(t->dist, rc, err);
 }
 
@@ -264,24 +267,33 @@ static double lr_at(const trainer *t, int64_t step) {
   return t->rc->learning_rate * bert_lr_multiplier(t->schedule, step, t->total_steps, t->rc->lr_warmup);
 }
 
-static void report_step(trainer *t, int64_t step, double lr, const bert_step_metrics *sm, double seconds,
-                        bert_progress *bar) {
+/* A metrics line that cannot be written stops the run (a log with silent gaps would be plotted
+ * as if whole); the checkpoints saved so far stay, to resume from. */
+static int report_step(trainer *t, int64_t step, double lr, const bert_step_metrics *sm, double seconds,
+                       bert_progress *bar, bert_error *err) {
   double sequences = (double)t->rc->samples_per_step * (t->rc->packed_data ? sm->mean[BERT_METRIC_PACKING] : 1.0);
   double throughput = sequences / seconds;
   bert_strbuf_clear(&t->line);
   if (t->metrics) {
     bert_step_metrics_json(sm, step, lr, t->scaler.scale, throughput, &t->line);
-    fprintf(t->metrics, "%s\n", t->line.data);
-    fflush(t->metrics);
+    if (fprintf(t->metrics, "%s\n", t->line.data) < 0 || fflush(t->metrics) != 0)
+      return bert_error_set(err, BERT_EIO, "%s: write failed: %s", t->metrics_path, strerror(errno));
     bert_strbuf_clear(&t->line);
   }
   if (bar->enabled) {
     bert_progress_set(bar, (uint64_t)(step + 1 - t->start_step));
-    return;
+    return BERT_OK;
   }
   /* the reference logs the rate of the NEXT step (its scheduler has already moved on) */
   bert_step_metrics_describe(sm, step, t->total_steps - 1, lr_at(t, step + 1), &t->line);
   bert_log("%s: throughput: %.1f samples/sec", t->line.data, throughput);
+  return BERT_OK;
+}
+
+static int close_metrics(trainer *t, bert_error *err) {
+  int closed = !t->metrics || fclose(t->metrics) == 0;
+  t->metrics = NULL;
+  return closed ? BERT_OK : bert_error_set(err, BERT_EIO, "%s: close failed: %s", t->metrics_path, strerror(errno));
 }
 
 static int train(trainer *t, bert_error *err) {
@@ -297,12 +309,14 @@ static int train(trainer *t, bert_error *err) {
     bert_step_metrics_reset(&sm);
     for (int u = 0; !rc && u < t->rc->device_iterations; u++) rc = weight_update(t, step, lr, &sm, err);
     if (rc || (rc = bert_step_metrics_finish(&sm, t->dist, err))) break;
-    if (leader(t)) report_step(t, step, lr, &sm, bert_seconds() - t0, &bar);
+    int reported = leader(t) ? report_step(t, step, lr, &sm, bert_seconds() - t0, &bar, err) : BERT_OK;
+    if ((rc = bert_dist_agree(t->dist, reported, err))) break;
     int64_t done = step + 1, every = t->rc->checkpoint_steps;
     int due = done == t->total_steps || (bert_run_config_has(t->rc, BERT_OPT_CHECKPOINT_STEPS) && every > 0 && done % every == 0);
     if (due && (rc = save_checkpoint(t, done, err))) break;
   }
   bert_progress_finish(&bar);
+  if (!rc) rc = bert_dist_agree(t->dist, close_metrics(t, err), err);
   if (!rc && leader(t)) {
     bert_log("global_batch_size: %lld", t->rc->global_batch_size);
     bert_log("device_iterations: %d", t->rc->device_iterations);

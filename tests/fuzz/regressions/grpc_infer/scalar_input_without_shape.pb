@@ -1,0 +1,2 @@
+*"
+textBYTESš*Bwhat islogits
