@@ -34,24 +34,6 @@ import grpc  # noqa: E402
 
 LENGTH = 128
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-PBTXT = """name: "small"
-backend: "bertc"
-max_batch_size: 8
-dynamic_batching { max_queue_delay_microseconds: 500 }
-input [
-  { name: "input_ids" data_type: TYPE_INT32 dims: [ 128 ] },
-  { name: "attention_mask" data_type: TYPE_INT32 dims: [ 128 ] },
-  { name: "token_type_ids" data_type: TYPE_INT32 dims: [ 128 ] }
-]
-output [
-  { name: "start_logits" data_type: TYPE_FP32 dims: [ 128 ] },
-  { name: "end_logits" data_type: TYPE_FP32 dims: [ 128 ] }
-]
-"""
-CONFIG = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-          "vocab_size": 512, "max_position_embeddings": 128, "type_vocab_size": 2}
-
-
 def stubs():
     out = tempfile.mkdtemp(prefix="bertc_soak_stubs_")
     from grpc_tools import protoc
@@ -242,11 +224,9 @@ def main():
     ap.add_argument("--bert", default=os.environ.get("BERT_BIN", "build/bert"))
     a = ap.parse_args()
     repo = tempfile.mkdtemp(prefix="bertc_soak_")
-    os.makedirs(os.path.join(repo, "small", "1"))
-    with open(os.path.join(repo, "small", "config.pbtxt"), "w") as f:
-        f.write(PBTXT)
-    with open(os.path.join(repo, "small", "1", "config.json"), "w") as f:
-        json.dump(CONFIG, f)
+    # the serving tests' model (vocabulary of 512, batches of up to 8 waiting 500 us)
+    small_repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "serve", "small_repo.sh")
+    subprocess.run(["bash", "-c", '. "$0" && small_repo "$1" 512 8 500', small_repo, repo], check=True)
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([a.bert, "serve", "--model-repository", repo, "--http-port", "0", "--grpc-port", "0",
                              "--max-body-bytes", "1048576"], stdout=subprocess.PIPE, stderr=log, text=True)

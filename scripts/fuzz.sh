@@ -45,7 +45,7 @@ fi
 # stdout/stderr closed (libFuzzer still reports a crash), so logs hold libFuzzer's lines.
 common=(-rss_limit_mb=2048 -timeout=10 -close_fd_mask=3)
 failed=0
-printf '%-18s %12s %8s %16s  %s\n' target executions "cov" "corpus" result
+printf '%-18s %12s %8s %16s %8s  %s\n' target executions "cov" "corpus" "cpu s" result
 for name in "${targets[@]}"; do
   bin="$build/fuzz/fuzz_$name"
   log="$build/fuzz-logs/$name.log"
@@ -53,7 +53,7 @@ for name in "${targets[@]}"; do
   [ "${FUZZ_FRESH_CORPUS:-0}" = 1 ] && rm -rf "$build/fuzz-corpus/$name"
   mkdir -p "$build/fuzz-logs" "$artifacts" "$build/fuzz-corpus/$name"
   if [ ! -x "$bin" ]; then
-    printf '%-18s %12s %8s %16s  %s\n' "$name" - - - "NOT BUILT"
+    printf '%-18s %12s %8s %16s %8s  %s\n' "$name" - - - - "NOT BUILT"
     failed=1
     continue
   fi
@@ -66,9 +66,13 @@ for name in "${targets[@]}"; do
   fi
   dict=()
   [ -f "$root/tests/fuzz/dict/$name.dict" ] && dict=(-dict="$root/tests/fuzz/dict/$name.dict")
-  "$bin" "${common[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
-    -artifact_prefix="$artifacts" "$build/fuzz-corpus/$name" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1
-  rc=$?
+  # The fuzzer's CPU seconds (user + system), so a campaign reports CPU time, not wall time.
+  TIMEFORMAT='%U %S'
+  cpu=$( { time "$bin" "${common[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+    -artifact_prefix="$artifacts" "$build/fuzz-corpus/$name" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1; \
+    echo "rc=$?" >"$log.rc"; } 2>&1 )
+  rc=$(sed -n 's/^rc=//p' "$log.rc")
+  cpu=$(awk '{ printf "%.0f", $1 + $2 }' <<<"$cpu")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   stats=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$stats")
@@ -78,6 +82,6 @@ for name in "${targets[@]}"; do
     result="CRASHED (exit $rc; reproducer: $artifacts$found; log: $log)"
   fi
   [ "$result" = ok ] || failed=1
-  printf '%-18s %12s %8s %16s  %s\n' "$name" "${execs:--}" "${cov:--}" "${corp:--}" "$result"
+  printf '%-18s %12s %8s %16s %8s  %s\n' "$name" "${execs:--}" "${cov:--}" "${corp:--}" "${cpu:--}" "$result"
 done
 exit $failed

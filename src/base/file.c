@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ int bert_atomic_open(bert_atomic_file *af, const char *path, bert_error *err) {
   af->f = NULL;
   af->had_previous = 0;
   if (snprintf(af->final_path, sizeof af->final_path, "%s", path) >= (int)sizeof af->final_path ||
-      snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.XXXXXX", path) >= (int)sizeof af->tmp_path)
+      snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld.XXXXXX", path, (long)getpid()) >=
+          (int)sizeof af->tmp_path)
     return bert_error_set(err, BERT_EINVAL, "%s: path too long", path);
   int fd = mkstemp(af->tmp_path);
   if (fd < 0)
@@ -184,6 +186,64 @@ int bert_dir_publish(const char *tmp_dir, const char *final_dir, bert_error *err
   if (exists) bert_remove_tree(tmp_dir); /* the previous folder, swapped out */
   fsync_parent(final_dir);
   return BERT_OK;
+}
+
+typedef enum { NOT_TEMPORARY, TEMPORARY_FILE, KEPT_PREVIOUS, PARTIAL_FOLDER } temporary_kind;
+
+/* What `name` is among the names bertc writes under while a run lasts (NAME.tmp.PID.XXXXXX, with
+ * .prev when it keeps a previous version; .NAME.partial-PID), and the process id in it. */
+static temporary_kind temporary_owner(const char *name, long *pid) {
+  const char *p = strstr(name, ".partial-");
+  char *end;
+  if (name[0] == '.' && p) {
+    *pid = strtol(p + 9, &end, 10);
+    return end != p + 9 && !*end ? PARTIAL_FOLDER : NOT_TEMPORARY;
+  }
+  for (p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) {
+    *pid = strtol(p + 5, &end, 10);
+    if (end == p + 5 || *end != '.' || strlen(end + 1) < 6) continue;
+    if (!end[7]) return TEMPORARY_FILE;
+    if (!strcmp(end + 7, ".prev")) return KEPT_PREVIOUS;
+  }
+  return NOT_TEMPORARY;
+}
+
+static int process_runs(long pid) {
+  return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int bert_remove_stale_temporaries(const char *folder, FILE *log) {
+  DIR *d = opendir(folder);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d))) {
+    long pid = 0;
+    temporary_kind kind = temporary_owner(e->d_name, &pid);
+    if (kind == NOT_TEMPORARY || pid <= 0 || process_runs(pid) || bert_path_join(path, sizeof path, folder, e->d_name))
+      continue;
+    if (kind == KEPT_PREVIOUS) {
+      if (log) fprintf(log, "%s: a previous version kept by an interrupted run (process %ld); remove it once the "
+                            "files beside it are as wanted\n", path, pid);
+    } else if (kind == PARTIAL_FOLDER ? bert_remove_tree(path) == 0 : unlink(path) == 0) {
+      removed++;
+    }
+  }
+  closedir(d);
+  return removed;
+}
+
+int bert_remove_stale_beside(const char *path, FILE *log) {
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  return bert_remove_stale_temporaries(dirname(copy), log);
+}
+
+int bert_output_dir_prepare(const char *dir, bert_error *err) {
+  int rc = bert_mkdir_p(dir, err);
+  if (!rc) bert_remove_stale_temporaries(dir, stderr);
+  return rc;
 }
 
 int bert_remove_tree(const char *dir) {

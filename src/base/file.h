@@ -37,12 +37,23 @@ int bert_atomic_write_failed(bert_atomic_file *af, bert_error *err);
 int bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err);
 
 int bert_mkdir_p(const char *path, bert_error *err);
+/* An output folder made ready for a run: created when missing and cleared of what killed runs left
+ * there (bert_remove_stale_temporaries; a kept previous version is named on stderr). */
+int bert_output_dir_prepare(const char *dir, bert_error *err);
 /* Folders written as a whole (a checkpoint): they are filled under bert_partial_path's name
  * (".NAME.partial-PID" beside NAME, which no reader looks at) and put in place by
  * bert_dir_publish: a rename, or when final_dir exists an atomic exchange with it
  * (renameat2 RENAME_EXCHANGE), after which the previous folder is removed. */
 int bert_partial_path(char *out, size_t cap, const char *final_dir);
 int bert_dir_publish(const char *tmp_dir, const char *final_dir, bert_error *err);
+/* Removes from `folder` what runs killed before they could clean up left there: temporary files
+ * (NAME.tmp.PID.XXXXXX) and partial folders (.NAME.partial-PID) of processes no longer running.
+ * A previous version kept by an interrupted publish (NAME.tmp.PID.XXXXXX.prev) may be the only
+ * copy of that version, so it is named on `log` (when not NULL), not removed. Returns the number
+ * of entries removed (0 when the folder does not exist). */
+int bert_remove_stale_temporaries(const char *folder, FILE *log);
+/* The same for the folder that holds `path` (an output file or folder about to be written). */
+int bert_remove_stale_beside(const char *path, FILE *log);
 /* Removes a folder and the files in it (one level, as checkpoint folders are). */
 int bert_remove_tree(const char *dir);
 /* Finds a file shipped with bertc (configs/pretraining.yml, data/vocab.txt): `relative` in the

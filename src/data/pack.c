@@ -302,7 +302,7 @@ static int run(packer *pk, const char *output_dir, FILE *out, bert_error *err) {
   if (!rc) rc = pack_slice(pk, err);
   if (!rc) rc = pack_order(pk, err);
   rep->seconds_plan = omp_get_wtime() - t1;
-  if (!rc) rc = bert_mkdir_p(output_dir, err);
+  if (!rc) rc = bert_output_dir_prepare(output_dir, err);
   if (!rc) rc = pack_write(pk, output_dir, out, err);
   rep->seconds_write = omp_get_wtime() - t1 - rep->seconds_plan;
   if (!rc && out)

@@ -371,6 +371,7 @@ static int open_writers(run *r, const bert_strlist *outputs, bert_error *err) {
   r->writers = calloc(outputs->count, sizeof *r->writers);
   if (!r->writers) return bert_error_set(err, BERT_ENOMEM, "out of memory");
   for (size_t i = 0; i < outputs->count; i++) {
+    bert_remove_stale_beside(outputs->items[i], stderr); /* what killed runs left beside it */
     int rc = bert_tfrecord_writer_open(&r->writers[i], outputs->items[i], 1, err);
     if (rc) return rc;
     r->n_writers++;

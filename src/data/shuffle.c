@@ -93,7 +93,7 @@ static int add_file(shuffler *sh, size_t f, bert_error *err) {
 
 static int run(shuffler *sh, const char *output_dir, bert_error *err) {
   int threads = sh->o->threads > 0 ? sh->o->threads : omp_get_max_threads();
-  int rc = bert_mkdir_p(output_dir, err);
+  int rc = bert_output_dir_prepare(output_dir, err);
   if (!rc) rc = bert_fetch_init(&sh->fetch, (const char *const *)sh->inputs->items, sh->inputs->count, threads,
                                 sh->o->check_crc, err);
   if (rc) return rc;

@@ -397,6 +397,7 @@ int bert_checkpoint_save_whole(const bert_model *m, const char *dir, const char 
   char tmp[4096];
   if (bert_partial_path(tmp, sizeof tmp, dir)) return bert_error_set(err, BERT_EINVAL, "%s: path too long", dir);
   bert_remove_tree(tmp); /* leftovers of a crashed attempt of this process id */
+  bert_remove_stale_beside(dir, stderr); /* and of killed runs */
   int rc = bert_checkpoint_save(m, tmp, vocab_path, do_lower_case, err);
   if (!rc) rc = bert_dir_publish(tmp, dir, err);
   if (rc) bert_remove_tree(tmp);

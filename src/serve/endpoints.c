@@ -87,10 +87,16 @@ static bert_serve_model *route_model(bert_serve_endpoints *ep, bert_serve_http_c
 
 /* ---- metadata ---- */
 
+const char *const bert_serve_extensions[BERT_SERVE_N_EXTENSIONS] = {"binary_tensor_data", "model_configuration",
+                                                                     "statistics"};
+
 static void server_metadata(bert_serve_http_call *c) {
   bert_strbuf s = {0};
   bert_strbuf_puts(&s, "{\"name\":\"" BERT_SERVE_SERVER_NAME "\",\"version\":\"" BERT_SERVE_SERVER_VERSION
-                       "\",\"extensions\":[\"binary_tensor_data\",\"model_configuration\",\"statistics\"]}");
+                       "\",\"extensions\":[");
+  for (int i = 0; i < BERT_SERVE_N_EXTENSIONS; i++)
+    bert_strbuf_printf(&s, "%s\"%s\"", i ? "," : "", bert_serve_extensions[i]);
+  bert_strbuf_puts(&s, "]}");
   bert_serve_http_reply_json(c, 200, &s);
 }
 

@@ -18,6 +18,9 @@
 
 #define BERT_SERVE_SERVER_NAME "bertc"
 #define BERT_SERVE_SERVER_VERSION "0.1.0"
+/* The protocol extensions that server metadata announces, over HTTP and gRPC alike. */
+#define BERT_SERVE_N_EXTENSIONS 3
+extern const char *const bert_serve_extensions[BERT_SERVE_N_EXTENSIONS];
 
 typedef struct bert_serve_endpoints {
   bert_serve_repository *repo;

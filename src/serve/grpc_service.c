@@ -83,10 +83,10 @@ static void server_metadata(void *ctx, bert_serve_grpc_call *call, const uint8_t
   ProtobufCMessage *in = unpack(call, &inference__server_metadata_request__descriptor, msg, len);
   if (!in) return;
   protobuf_c_message_free_unpacked(in, NULL);
-  static char *extensions[] = {"binary_tensor_data", "model_configuration", "statistics"};
   Inference__ServerMetadataResponse out = INFERENCE__SERVER_METADATA_RESPONSE__INIT;
   out.name = BERT_SERVE_SERVER_NAME, out.version = BERT_SERVE_SERVER_VERSION;
-  out.n_extensions = sizeof extensions / sizeof extensions[0], out.extensions = extensions;
+  /* protobuf-c's fields are not const; packing only reads them */
+  out.n_extensions = BERT_SERVE_N_EXTENSIONS, out.extensions = (char **)bert_serve_extensions;
   reply(call, &out.base);
 }
 

@@ -325,7 +325,7 @@ static int predict(squad_run *s, const bert_squad_features *f, const float *star
   bert_log("Post-processing %lld example predictions split into %lld features.", (long long)f->ds->count,
            (long long)f->count);
   bert_squad_post_config pc = {rc->n_best_size, rc->max_answer_length, rc->squad_v2};
-  int r = bert_mkdir_p(rc->output_dir, err);
+  int r = bert_output_dir_prepare(rc->output_dir, err);
   if (!r) r = bert_squad_write_predictions(f, start, end, f->seq_len, &pc, pred, nbest, err);
   if (!r) bert_log("Wrote %s and %s", pred, nbest);
   return r ? r : write_metrics(s, f->ds, pred, err);

@@ -35,7 +35,7 @@ int bert_run_checkpoint_save(const char *out_dir, const bert_model *m, const ber
                              const bert_train_state *state, const bert_checkpoint_files *files, bert_error *err) {
   char name[64], final_dir[4096], tmp_dir[4096], path[4096];
   snprintf(name, sizeof name, "step_%lld", (long long)state->step);
-  int rc = bert_mkdir_p(out_dir, err);
+  int rc = bert_output_dir_prepare(out_dir, err);
   if (!rc) rc = bert_path_join(final_dir, sizeof final_dir, out_dir, name);
   if (!rc) rc = bert_partial_path(tmp_dir, sizeof tmp_dir, final_dir);
   if (rc) return rc == BERT_EINVAL ? bert_error_set(err, rc, "%s: path too long", out_dir) : rc;

@@ -82,7 +82,7 @@ def file_of(injected):
     """The output file an injected fault hit (temporary suffixes removed), or ''."""
     parts = injected.split(" ", 3)
     path = parts[3] if len(parts) > 3 else ""
-    return re.sub(r"\.tmp\.[A-Za-z0-9]{6}$", "", os.path.basename(path))
+    return re.sub(r"\.tmp\.[0-9]+\.[A-Za-z0-9]{6}$", "", os.path.basename(path))
 
 
 class Sweep:

@@ -24,12 +24,27 @@ create=("$BIN" data create --vocab data/vocab.txt --input-file data/sample_text.
         --duplication-factor 10 --disable-progress-bar --threads 2)
 pack=("$BIN" data pack --input-files "$T/in/s.tfrecord" --packs-per-file 40 --disable-progress-bar --threads 2)
 
+TEMPORARY='\.tmp\.[0-9]*\.[A-Za-z0-9]\{6\}\(\.prev\)\?$'
+# rerun_clears NAME OUT_DIR GOOD_SUMS CMD...: after a kill left temporary files, the next run of the
+# command removes them (their process is gone) and writes the whole output.
+rerun_clears() {
+  local name=$1 out=$2 good=$3
+  shift 3
+  "$@" >/dev/null 2>"$T/rerun.err" || { fail "$name rerun after a kill: $(tail -1 "$T/rerun.err")"; return; }
+  local left
+  left=$(cd "$out" && find . | grep -- '\.tmp\.[0-9]*\.[A-Za-z0-9]\{6\}$')
+  [ -z "$left" ] || fail "$name rerun after a kill left the killed run's temporary files: $left"
+  diff <(sums "$out" | grep -v "$TEMPORARY") "$good" >/dev/null || fail "$name rerun after a kill: output not whole"
+  cleared=$((cleared + 1))
+}
+
 # kill_at NAME OUT_DIR GOOD_SUMS CMD...: 20 runs killed after a random delay within the command's
-# own run time; afterwards every file in OUT_DIR must be one an uninterrupted run writes.
+# own run time; afterwards every file in OUT_DIR must be one an uninterrupted run writes, and when
+# the killed run left temporary files, the next run clears them.
 kill_at() {
   local name=$1 out=$2 good=$3 ms=$4
   shift 4
-  local whole=0 none=0
+  local whole=0 none=0 cleared=0
   for i in $(seq 20); do
     rm -rf "$out" && mkdir -p "$out"
     local delay
@@ -40,7 +55,8 @@ kill_at() {
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     local now
-    now=$(sums "$out" | grep -v '\.tmp\.[A-Za-z0-9]\{6\}\(\.prev\)\?$')
+    now=$(sums "$out" | grep -v "$TEMPORARY")
+    if find "$out" | grep -q "$TEMPORARY"; then rerun_clears "$name" "$out" "$good" "$@"; fi
     if [ -z "$now" ]; then none=$((none + 1)); continue; fi
     if ! diff <(echo "$now") <(grep -F -f <(echo "$now" | awk '{print $2}') "$good") >/dev/null; then
       fail "$name killed after ${delay}s: an output file differs from a whole run's: $(echo "$now" | awk '{print $2}' | tr '\n' ' ')"
@@ -52,7 +68,7 @@ kill_at() {
     done
     whole=$((whole + 1))
   done
-  echo "$name: 20 kills: $none without output, $whole with whole files"
+  echo "$name: 20 kills: $none without output, $whole with whole files; $cleared left temporary files, cleared by the next run"
 }
 
 mkdir -p "$T/in" "$T/good_pack"
