@@ -1,5 +1,6 @@
 #include "data/wiki_extract.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <omp.h>
 #include <stdio.h>
@@ -141,7 +142,7 @@ static int writer_put(writer *w, const char *doc, size_t n, bert_error *err) {
   if (!rc && !w->open) rc = writer_next(w, err);
   if (rc) return rc;
   if (fwrite(doc, 1, n, w->file.f) != n)
-    return bert_error_set(err, BERT_EIO, "%s: write failed (disk full?)", w->file.final_path);
+    return bert_error_set(err, BERT_EIO, "%s: write failed: %s", w->file.final_path, strerror(errno ? errno : EIO));
   w->size += n;
   return 0;
 }

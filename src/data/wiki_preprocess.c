@@ -53,8 +53,8 @@ static int write_sentences(const char *line, size_t n, FILE *out, bert_wiki_prep
   return 0;
 }
 
-int bert_wiki_preprocess_stream(FILE *in, const char *name, FILE *out, const bert_wiki_preprocess_options *o,
-                                bert_wiki_preprocess_stats *s, bert_error *err) {
+int bert_wiki_preprocess_stream(FILE *in, const char *in_name, FILE *out, const char *out_name,
+                                const bert_wiki_preprocess_options *o, bert_wiki_preprocess_stats *s, bert_error *err) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
@@ -83,10 +83,10 @@ int bert_wiki_preprocess_stream(FILE *in, const char *name, FILE *out, const ber
     }
     if (o->small_files && this_line > o->max_len) break;
   }
-  int read_error = ferror(in);
+  int read_error = ferror(in), write_errno = errno ? errno : EIO;
   free(line);
-  if (read_error) return bert_error_set(err, BERT_EIO, "%s: read failed", name);
-  if (rc) return bert_error_set(err, BERT_EIO, "%s: write failed (disk full?)", name);
+  if (read_error) return bert_error_set(err, BERT_EIO, "%s: read failed", in_name);
+  if (rc) return bert_error_set(err, BERT_EIO, "%s: write failed: %s", out_name, strerror(write_errno));
   return 0;
 }
 
@@ -110,7 +110,7 @@ static int preprocess_file(const char *in, const char *out, const bert_wiki_prep
     return rc;
   }
   setvbuf(af.f, NULL, _IOFBF, IO_BUFFER);
-  rc = bert_wiki_preprocess_stream(f, in, af.f, o, s, err);
+  rc = bert_wiki_preprocess_stream(f, in, af.f, out, o, s, err);
   fclose(f);
   if (rc) bert_atomic_abort(&af);
   else rc = bert_atomic_commit(&af, err);

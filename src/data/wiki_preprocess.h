@@ -34,9 +34,11 @@ typedef struct bert_wiki_preprocess_stats {
   double seconds;
 } bert_wiki_preprocess_stats;
 
-/* Streams one WikiExtractor file to `out` (an open stream); `name` is used in messages. */
-int bert_wiki_preprocess_stream(FILE *in, const char *name, FILE *out, const bert_wiki_preprocess_options *o,
-                                bert_wiki_preprocess_stats *stats, bert_error *err);
+/* Streams one WikiExtractor file to `out` (an open stream); `in_name` and `out_name` are used in
+ * messages (a read error names the input, a write error the output). */
+int bert_wiki_preprocess_stream(FILE *in, const char *in_name, FILE *out, const char *out_name,
+                                const bert_wiki_preprocess_options *o, bert_wiki_preprocess_stats *stats,
+                                bert_error *err);
 
 /* `in` is a file (written to `out`) or a directory (see above). outputs (may be NULL) receives
  * the files written, in input order. */

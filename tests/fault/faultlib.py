@@ -39,14 +39,16 @@ def require_shim():
         sys.exit(1)
 
 
-def snapshot(root):
-    """relative path -> sha256 of every file under root."""
+def snapshot(root, normalize=None):
+    """relative path -> sha256 of every file under root (of normalize(rel, data) when given)."""
     out = {}
     for d, _, files in os.walk(root):
         for f in files:
             p = os.path.join(d, f)
+            rel = os.path.relpath(p, root)
             with open(p, "rb") as fh:
-                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+                data = fh.read()
+            out[rel] = hashlib.sha256(normalize(rel, data) if normalize else data).hexdigest()
     return out
 
 
@@ -86,12 +88,18 @@ def file_of(injected):
 
 
 class Sweep:
-    def __init__(self, name, cmd, out_dir, group=lambda rel: rel, previous=None, check_success=None):
+    def __init__(self, name, cmd, out_dir, group=lambda rel: rel, previous=None, check_success=None, resume=False,
+                 normalize=None):
         """cmd writes into out_dir; group(rel) names the set of files rel belongs with; previous
         (a command) writes the previous output into out_dir, copied back before each run;
-        check_success(out_dir) -> error or None checks a successful run's output with a reader."""
+        check_success(out_dir) -> error or None checks a successful run's output with a reader;
+        resume: a resumable command, which may keep what a failed run completed (files of stages
+        done) — instead of the previous-or-new rule, a fault-free rerun over what the failed run
+        left must give exactly the fault-free output; normalize(rel, data) -> data drops what
+        legitimately differs between runs (a timing) before outputs are compared."""
         self.name, self.cmd, self.out, self.group = name, cmd, out_dir, group
-        self.previous, self.check_success = previous, check_success
+        self.previous, self.check_success, self.resume = previous, check_success, resume
+        self.normalize = normalize
         self.saved = out_dir.rstrip("/") + ".previous"
         self.failures, self.stats = [], {}
 
@@ -106,11 +114,11 @@ class Sweep:
             os.makedirs(self.out)
             subprocess.run(self.previous, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             shutil.copytree(self.out, self.saved)
-        self.prev = snapshot(self.out) if os.path.isdir(self.out) else {}
+        self.prev = snapshot(self.out, self.normalize) if os.path.isdir(self.out) else {}
         rc, err, counts, _ = run(self.cmd, "count", report)
         if rc != 0:
             sys.exit(f"FAIL {self.name}: fault-free run exited {rc}: {err[-2000:]}")
-        self.good = snapshot(self.out)
+        self.good = snapshot(self.out, self.normalize)
         return counts
 
     def judge(self, op, k, rc, err, injected):
@@ -119,7 +127,7 @@ class Sweep:
             return f"{what}: no exit within {TIMEOUT} s"
         if rc < 0:
             return f"{what}: killed by signal {-rc}: {err[-800:]}"
-        after = snapshot(self.out) if os.path.isdir(self.out) else {}
+        after = snapshot(self.out, self.normalize) if os.path.isdir(self.out) else {}
         if rc == 0:
             if after != self.good:
                 return f"{what}: exit 0 but the output differs from a fault-free run: {diff(after, self.good)}"
@@ -139,6 +147,8 @@ class Sweep:
                 return f"{what}: the error does not name {name}: {msg}"
             if not re.search(OP_WORDS[op], err):
                 return f"{what}: the error does not name the failed operation: {msg}"
+        if self.resume:
+            return None  # judged by the rerun (judge_resume)
         versions = {}
         for rel in set(after) | set(self.prev) | set(self.good):
             v = version(rel, after, self.prev, self.good)
@@ -151,6 +161,15 @@ class Sweep:
         mixed = [g for g, vs in versions.items() if len(vs - {"missing"}) > 1 or ("missing" in vs and len(vs) > 1)]
         if mixed:
             return f"{what}: files that belong together are of different versions: {mixed}"
+        return None
+
+    def judge_resume(self, op, k, report):
+        rc, err, _, _ = run(self.cmd, "count", report)
+        after = snapshot(self.out, self.normalize) if os.path.isdir(self.out) else {}
+        if rc != 0:
+            return f"{self.name} {op}:{k}: the rerun after the failure exited {rc}: {err[-800:]}"
+        if after != self.good:
+            return f"{self.name} {op}:{k}: the rerun after the failure differs from a fault-free run: {diff(after, self.good)}"
         return None
 
     def sweep(self, tmp):
@@ -166,6 +185,8 @@ class Sweep:
                 rc, err, _, injected = run(self.cmd, f"{op}:{k}", report)
                 runs += 1
                 problem = self.judge(op, k, rc, err, injected)
+                if not problem and rc != 0 and self.resume:
+                    problem = self.judge_resume(op, k, report)
                 if problem:
                     self.failures.append(problem)
         summary = ", ".join(f"{op} {n} calls/{r} runs" for op, (n, r) in self.stats.items())
