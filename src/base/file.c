@@ -212,7 +212,9 @@ static int process_runs(long pid) {
   return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-int bert_remove_stale_temporaries(const char *folder, FILE *log) {
+/* Removes the stale temporaries in `folder` whose names start with `prefix` (all when NULL); a
+ * partial folder's name starts with ".", then the prefix. */
+static int remove_stale(const char *folder, const char *prefix, FILE *log) {
   DIR *d = opendir(folder);
   if (!d) return 0;
   int removed = 0;
@@ -221,6 +223,8 @@ int bert_remove_stale_temporaries(const char *folder, FILE *log) {
   while ((e = readdir(d))) {
     long pid = 0;
     temporary_kind kind = temporary_owner(e->d_name, &pid);
+    const char *name = kind == PARTIAL_FOLDER ? e->d_name + 1 : e->d_name;
+    if (prefix && strncmp(name, prefix, strlen(prefix))) continue;
     if (kind == NOT_TEMPORARY || pid <= 0 || process_runs(pid) || bert_path_join(path, sizeof path, folder, e->d_name))
       continue;
     if (kind == KEPT_PREVIOUS) {
@@ -234,10 +238,15 @@ int bert_remove_stale_temporaries(const char *folder, FILE *log) {
   return removed;
 }
 
+int bert_remove_stale_temporaries(const char *folder, FILE *log) { return remove_stale(folder, NULL, log); }
+
 int bert_remove_stale_beside(const char *path, FILE *log) {
-  char copy[4096];
-  snprintf(copy, sizeof copy, "%s", path);
-  return bert_remove_stale_temporaries(dirname(copy), log);
+  char folder[4096], stem[4096];
+  snprintf(folder, sizeof folder, "%s", path);
+  snprintf(stem, sizeof stem, "%s", path);
+  char *name = basename(stem), *dot = strrchr(name, '.');
+  if (dot && dot != name) dot[1] = 0; /* "s." of s.tfrecord: its index is s.index */
+  return remove_stale(dirname(folder), name, log);
 }
 
 int bert_output_dir_prepare(const char *dir, bert_error *err) {

@@ -52,7 +52,9 @@ int bert_dir_publish(const char *tmp_dir, const char *final_dir, bert_error *err
  * copy of that version, so it is named on `log` (when not NULL), not removed. Returns the number
  * of entries removed (0 when the folder does not exist). */
 int bert_remove_stale_temporaries(const char *folder, FILE *log);
-/* The same for the folder that holds `path` (an output file or folder about to be written). */
+/* The same in the folder that holds `path` (an output file or folder about to be written, maybe
+ * in a folder of the user's own files), for the temporaries of `path` and of files named like it
+ * up to its extension (s.tfrecord: s.tfrecord.tmp.*, s.index.tmp.*) only. */
 int bert_remove_stale_beside(const char *path, FILE *log);
 /* Removes a folder and the files in it (one level, as checkpoint folders are). */
 int bert_remove_tree(const char *dir);

@@ -87,6 +87,28 @@ int main(void) {
   for (size_t i = 0; i < sizeof ordinary / sizeof *ordinary; i++) CHECK(exists(dir, ordinary[i]));
   CHECK(bert_remove_stale_temporaries("/nonexistent/bertc", NULL) == 0);
 
+  /* beside an output file: only the temporaries of that file and its kin (s.tfrecord: s.index) */
+  const char *kin[] = {"s.tfrecord.tmp.%ld.Ab12Cd", "s.index.tmp.%ld.Ab12Cd"};
+  const char *other[] = {"notes.tmp.%ld.report", ".other.partial-%ld"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(name, sizeof name, kin[i], dead);
+    touch(dir, name);
+    snprintf(name, sizeof name, other[i], dead);
+    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    if (i == 0) touch(dir, name);
+    else CHECK(mkdir(sub, 0755) == 0);
+  }
+  char output[4200];
+  snprintf(output, sizeof output, "%s/s.tfrecord", dir);
+  CHECK(bert_remove_stale_beside(output, NULL) == 2);
+  for (int i = 0; i < 2; i++) {
+    snprintf(name, sizeof name, kin[i], dead);
+    CHECK(!exists(dir, name));
+    snprintf(name, sizeof name, other[i], dead);
+    CHECK(exists(dir, name));
+  }
+  CHECK(bert_remove_stale_temporaries(dir, NULL) == 2); /* the folder's: those too */
+
   /* an atomic write's temporary name carries the writer's process id, so a later run can tell */
   bert_atomic_file af;
   bert_error err = {0};

@@ -87,6 +87,23 @@ pack_ms=$(( ($(date +%s%N) - start) / 1000000 + 20 ))
 kill_at "data create" "$T/kc" "$T/create.sums" $create_ms "${create[@]}" --output-file "$T/kc/s.tfrecord"
 kill_at "data pack" "$T/kp" "$T/pack.sums" $pack_ms "${pack[@]}" --output-dir "$T/kp"
 
+# stale NAME DIR FILE CMD...: a temporary file of a process that no longer runs, planted in DIR,
+# is gone after the command ran (whatever the random kills above happened to leave).
+stale() {
+  local name=$1 dir=$2 file=$3
+  shift 3
+  local dead
+  bash -c 'exit 0' & dead=$!
+  wait $dead
+  mkdir -p "$dir"
+  echo partial >"$dir/$file.tmp.$dead.Ab12Cd"
+  "$@" >/dev/null 2>&1 || fail "$name with a stale temporary file beside its output failed"
+  [ ! -e "$dir/$file.tmp.$dead.Ab12Cd" ] || fail "$name left a killed run's temporary file ($file.tmp.$dead.Ab12Cd)"
+  echo "$name: a killed run's temporary file beside the output was removed"
+}
+stale "data create" "$T/st" s.index "${create[@]}" --output-file "$T/st/s.tfrecord"
+stale "data pack" "$T/sp" wiki_007.tfrecord "${pack[@]}" --output-dir "$T/sp"
+
 # disk full: a 64 KiB tmpfs; where mounting is not allowed, a 64 KiB file size limit (ulimit -f,
 # SIGXFSZ ignored: the write then fails with EFBIG "File too large").
 mkdir -p "$FULL"
