@@ -5,7 +5,9 @@ partial requests; partial requests and idle connections are closed after --heade
 --body-timeout, --idle-timeout (headers sent a byte at a time too); --max-connections-per-ip
 refuses the excess of one address (127.0.0.2) and not another's; on the gRPC port a connection
 without the HTTP/2 preface is closed after the handshake timeout and an idle one gets GOAWAY after
-the idle timeout; SIGTERM with the connections held exits at once with code 0."""
+the idle timeout; with 2,000 connections held on the gRPC port (half without the preface, half
+idle after it) a fresh gRPC client's inference is answered within 1 s; SIGTERM with the
+connections held exits at once with code 0."""
 import os
 import resource
 import select
@@ -19,6 +21,9 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import v2_client as v2  # noqa: E402
+import grpc  # noqa: E402
+
+from test_serve_grpc import pb, pbg, qa_request  # noqa: E402  (stubs generated from the repo's proto)
 
 check = v2.Checks()
 HELD = 2000
@@ -259,6 +264,48 @@ def timeouts(repo):
             c.close()
 
 
+H2_PREFACE_AND_SETTINGS = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                           + b"\x00\x00\x00\x04\x01\x00\x00\x00\x00")
+
+
+def grpc_infer_timed(port):
+    """A real inference from a fresh gRPC client (a new channel): (ok, seconds)."""
+    ids = v2.np.ones((1, 8), v2.np.int32)
+    t = time.time()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            resp = pbg.GRPCInferenceServiceStub(channel).ModelInfer(qa_request(pb, ids, ids, 0 * ids), timeout=10)
+        ok = len(resp.raw_output_contents) == 2 and len(resp.raw_output_contents[0]) == 8 * 4
+    except grpc.RpcError:
+        ok = False
+    return ok, time.time() - t
+
+
+def grpc_held(repo, held):
+    """The issue's case on the gRPC port: `held` connections (half that never send the HTTP/2
+    preface, half idle after the preface and SETTINGS) all held, a fresh gRPC client's inference
+    answered within 1 s."""
+    s = server(repo)
+    t0 = time.time()
+    socks = [connect(s.grpc_port, b"" if i % 2 else H2_PREFACE_AND_SETTINGS) for i in range(held)]
+    # held = taken in by the server: it answered each preface with its SETTINGS (gRPC takes a
+    # burst of new connections in at ~1 ms each of CPU, so a client arriving in the burst waits)
+    for c in socks[::2]:
+        readable(c, max(0.0, 30 - (time.time() - t0)))
+    taken_in = time.time() - t0
+    answers = [grpc_infer_timed(s.grpc_port) for _ in range(3)]
+    worst = max(t for _, t in answers)
+    print(f"gRPC: {held} connections held (half without the preface, half idle; all taken in after {taken_in:.1f} s): "
+          f"3 fresh clients' inferences answered, the slowest in {worst * 1000:.0f} ms")
+    check(all(ok for ok, _ in answers) and worst < ANSWER_WITHIN,
+          f"gRPC with {held} connections held: answers {answers} (want each within {ANSWER_WITHIN} s)")
+    still = sum(1 for c in socks if not closed(c))
+    check(still == held, f"gRPC: {held - still} of the {held} held connections were closed before their timeouts")
+    check(s.stop() == 0, "stop with the gRPC connections held")
+    for c in socks:
+        c.close()
+
+
 def per_ip(repo):
     """--max-connections-per-ip 50: the 51st to 60th connections of 127.0.0.2 are closed at once,
     127.0.0.3 and 127.0.0.1 are still answered, and 127.0.0.2 again once it closed its own."""
@@ -290,6 +337,7 @@ def main():
             at_the_cap(repo, held)
             timeouts(repo)
             per_ip(repo)
+            grpc_held(repo, held)
         finally:
             for s in SERVERS:
                 s.stop(signal.SIGKILL)
