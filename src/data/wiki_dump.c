@@ -589,8 +589,9 @@ static int attribute(bert_wiki_dump *d, const char *elem, bert_error *err) {
       return rc;
     }
   }
-  if (keep) {
-    snprintf(d->ns_key, sizeof d->ns_key, "%.*s", (int)(d->acc.len - saved_len), d->acc.p + saved_len);
+  if (keep) { /* an empty key="" before any text leaves the accumulator unallocated */
+    const char *value = d->acc.p ? d->acc.p + saved_len : "";
+    snprintf(d->ns_key, sizeof d->ns_key, "%.*s", (int)(d->acc.len - saved_len), value);
     d->acc.len = saved_len;
   }
   d->cap = saved;
