@@ -307,14 +307,16 @@ def grpc_held(repo, held):
 
 
 def per_ip(repo):
-    """--max-connections-per-ip 50: the 51st to 60th connections of 127.0.0.2 are closed at once,
-    127.0.0.3 and 127.0.0.1 are still answered, and 127.0.0.2 again once it closed its own."""
+    """--max-connections-per-ip 50: 10 of 60 connections of 127.0.0.2 are closed at once (usually
+    the 51st to 60th; which ones depends on which of the server's threads takes each in first, so
+    a slow build may refuse an earlier one), 127.0.0.3 and 127.0.0.1 are still answered, and
+    127.0.0.2 again once it closed its own."""
     s = server(repo, "--no-grpc", "--max-connections-per-ip", "50")
     socks = [connect(s.port, PARTIAL_HEADERS, "127.0.0.2") for _ in range(60)]
     time.sleep(0.5)
     cut = [i for i, c in enumerate(socks) if closed(c)]
     print(f"per-IP cap 50: 60 from 127.0.0.2, {len(cut)} refused")
-    check(cut == list(range(50, 60)), f"per-IP cap: refused {cut}")
+    check(len(cut) == 10, f"per-IP cap: refused {cut} (want 10 of the 60)")
     other = answered_from(s.port, "127.0.0.3")
     check(other, "127.0.0.3 refused while 127.0.0.2 is at its cap")
     ok, took = timed_get(s.url)
